@@ -1,0 +1,81 @@
+/**
+ * Events API (Tinybird v0): `POST /v0/events?name=<ds>&wait=true|false` with NDJSON
+ * (gzip too). Rows are validated against the data source's schema (JSONPaths
+ * applied); rows that do not fit go to `<ds>_quarantine` with the reason. Concurrent
+ * requests for the same data source are coalesced into fewer inserts.
+ *
+ * `wait=true` answers 200 only once the rows are in ClickHouse; `wait=false` (the
+ * default) answers 202 once the rows are validated and queued.
+ */
+import { Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Services } from '../server/services.js';
+import { authenticate, hasGlobal, hasResource, requireAny } from '../auth/context.js';
+import { bodyChunks } from '../server/body.js';
+import { QUARANTINE_SUFFIX, qualified, requireDataSource } from '../catalog/datasources.js';
+import { createNdjsonEncoder } from '../ingest/ndjson.js';
+import { GOOD_FORMAT, QUARANTINE_FORMAT } from '../ingest/encode.js';
+import { log } from '../ops/log.js';
+import { Params } from './params.js';
+
+export function eventsRouter(services: Services): Router {
+  const router = Router();
+  const { store, hosts, config, batcher } = services;
+
+  router.post('/', async (req, res) => {
+    const ctx = authenticate(store, req);
+    const params = new Params(req);
+    const name = params.require('name');
+    requireAny(ctx, [
+      [hasGlobal(ctx, 'DATASOURCES:CREATE'), 'DATASOURCES:CREATE'],
+      [hasResource(ctx, 'DATASOURCES:APPEND', name), `DATASOURCES:APPEND:${name}`],
+    ]);
+    const wait = params.bool('wait', false);
+    const ds = requireDataSource(store, ctx.workspace.id, name);
+    const host = hosts.hostFor(ctx.tenant);
+
+    // Validate the whole body before queueing anything: a body that is too large
+    // is refused whole (413), never half-ingested.
+    const encoder = createNdjsonEncoder(ds.columns, { importId: randomUUID(), now: new Date() });
+    const good: Buffer[] = [];
+    const bad: Buffer[] = [];
+    let goodRows = 0;
+    let badRows = 0;
+    const take = (r: ReturnType<typeof encoder.end>): void => {
+      if (r.goodRows > 0) {
+        good.push(r.good);
+        goodRows += r.goodRows;
+      }
+      if (r.quarantineRows > 0) {
+        bad.push(r.quarantine);
+        badRows += r.quarantineRows;
+      }
+    };
+    for await (const chunk of bodyChunks(req, config.maxEventsBodyBytes)) take(encoder.push(chunk));
+    take(encoder.end());
+
+    const keyBase = `${ctx.tenant.slug}/${ctx.workspace.database}.`;
+    const writes: Promise<void>[] = [];
+    if (goodRows > 0) writes.push(batcher.submit(keyBase + ds.name, host, qualified(ctx.workspace, ds.name), GOOD_FORMAT, concat(good), goodRows));
+    if (badRows > 0) {
+      const q = ds.name + QUARANTINE_SUFFIX;
+      writes.push(batcher.submit(keyBase + q, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, concat(bad), badRows));
+    }
+    const body = { successful_rows: goodRows, quarantined_rows: badRows };
+    if (wait) {
+      await Promise.all(writes);
+      res.status(200).json(body);
+      return;
+    }
+    for (const w of writes) {
+      w.catch((err: unknown) => log('error', 'queued events could not be written', { requestId: res.locals.requestId, datasource: ds.name, error: err }));
+    }
+    res.status(202).json(body);
+  });
+
+  return router;
+}
+
+function concat(chunks: Buffer[]): Buffer {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}

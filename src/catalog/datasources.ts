@@ -1,0 +1,157 @@
+/**
+ * Data sources: the record in the control-plane state, and the DDL on the
+ * tenant's host. Each data source is a table in the workspace database plus its
+ * `<name>_quarantine` companion, where rows that fail validation land.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Host } from '../clickhouse/host.js';
+import { quoteIdentifier, quoteString } from '../clickhouse/sql.js';
+import type { StateStore } from '../state/store.js';
+import type { WorkspaceRecord } from '../tenancy/model.js';
+import { badRequest, conflict, notFound } from '../server/errors.js';
+import { RESOURCE_NAME } from '../auth/scopes.js';
+import { createQuarantineTableSql, createTableSql, formatSchema, type ColumnDef, type EngineOptions } from './schema.js';
+
+export interface DataSourceRecord {
+  readonly [key: string]: unknown;
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string;
+  columns: ColumnDef[];
+  engine: EngineOptions;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const QUARANTINE_SUFFIX = '_quarantine';
+const MAX_DATASOURCES_PER_WORKSPACE = 10_000;
+
+export function listDataSources(store: StateStore, workspaceId: string): DataSourceRecord[] {
+  return store.list<DataSourceRecord>('datasources').filter((d) => d.workspaceId === workspaceId);
+}
+
+export function findDataSource(store: StateStore, workspaceId: string, name: string): DataSourceRecord | undefined {
+  return listDataSources(store, workspaceId).find((d) => d.name === name);
+}
+
+/** The data source, or a 404 that names it. */
+export function requireDataSource(store: StateStore, workspaceId: string, name: string): DataSourceRecord {
+  const ds = findDataSource(store, workspaceId, name);
+  if (ds === undefined) throw notFound(`Data Source '${name}' not found`);
+  return ds;
+}
+
+/** Check a data source name; 400 naming the rule it breaks. */
+export function validateDataSourceName(name: string): void {
+  if (!RESOURCE_NAME.test(name)) {
+    throw badRequest(`Invalid Data Source name '${name.slice(0, 80)}': use letters, digits and '_', starting with a letter or '_' (max 128 characters)`);
+  }
+  if (name.endsWith(QUARANTINE_SUFFIX)) throw badRequest(`Invalid Data Source name '${name}': names ending in '${QUARANTINE_SUFFIX}' are reserved`);
+}
+
+export function qualified(workspace: WorkspaceRecord, table: string): string {
+  return `${quoteIdentifier(workspace.database)}.${quoteIdentifier(table)}`;
+}
+
+/**
+ * Create the tables on the host, then record the data source. A crash between the
+ * two leaves orphan tables without a record; they are dropped on the next create
+ * of the same name (nothing in them was ever acknowledged).
+ */
+export async function createDataSource(
+  store: StateStore,
+  host: Host,
+  workspace: WorkspaceRecord,
+  input: { name: string; description: string; columns: ColumnDef[]; engine: EngineOptions },
+): Promise<DataSourceRecord> {
+  validateDataSourceName(input.name);
+  if (findDataSource(store, workspace.id, input.name) !== undefined) throw conflict(`Data Source '${input.name}' already exists`);
+  if (listDataSources(store, workspace.id).length >= MAX_DATASOURCES_PER_WORKSPACE) throw badRequest(`Too many Data Sources in this workspace (max ${MAX_DATASOURCES_PER_WORKSPACE})`);
+  const quarantine = input.name + QUARANTINE_SUFFIX;
+  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`);
+  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, quarantine)}`);
+  await host.command(createTableSql(workspace.database, input.name, input.columns, input.engine));
+  try {
+    await host.command(createQuarantineTableSql(workspace.database, quarantine, input.columns));
+  } catch (err) {
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`).catch(() => undefined);
+    throw err;
+  }
+  const now = new Date().toISOString();
+  const record: DataSourceRecord = {
+    id: `t_${randomBytes(16).toString('hex')}`,
+    workspaceId: workspace.id,
+    name: input.name,
+    description: input.description,
+    columns: input.columns,
+    engine: input.engine,
+    createdAt: now,
+    updatedAt: now,
+  };
+  // A concurrent create of the same name may have won while we ran DDL.
+  if (findDataSource(store, workspace.id, input.name) !== undefined) throw conflict(`Data Source '${input.name}' already exists`);
+  await store.commit([{ op: 'put', collection: 'datasources', id: record.id, value: record }]);
+  return record;
+}
+
+/** Forget the data source first (so nothing reads a half-dropped table), then drop its tables. */
+export async function dropDataSource(store: StateStore, host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord): Promise<void> {
+  await store.commit([{ op: 'delete', collection: 'datasources', id: ds.id }]);
+  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, ds.name)}`);
+  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, ds.name + QUARANTINE_SUFFIX)}`);
+}
+
+export async function truncateDataSource(host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord): Promise<void> {
+  await host.command(`TRUNCATE TABLE ${qualified(workspace, ds.name)}`);
+}
+
+export interface DataSourceStatistics {
+  row_count: number;
+  bytes: number;
+}
+
+/** Rows and bytes on disk, from the host's active parts. */
+export async function dataSourceStatistics(host: Host, workspace: WorkspaceRecord, table: string): Promise<DataSourceStatistics> {
+  const rows = await host.queryRows<{ rows: string | number; bytes: string | number }>(
+    `SELECT toUInt64(sum(rows)) AS rows, toUInt64(sum(bytes_on_disk)) AS bytes FROM system.parts WHERE database = ${quoteString(workspace.database)} AND table = ${quoteString(table)} AND active`,
+  );
+  const row = rows[0];
+  return { row_count: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };
+}
+
+/** The data source in Tinybird's response shape. */
+export function describeDataSource(ds: DataSourceRecord, statistics?: DataSourceStatistics): Record<string, unknown> {
+  return {
+    id: ds.id,
+    name: ds.name,
+    description: ds.description,
+    type: 'ndjson',
+    created_at: ds.createdAt,
+    updated_at: ds.updatedAt,
+    replicated: false,
+    version: 0,
+    tags: {},
+    headers: {},
+    shared_with: [],
+    used_by: [],
+    schema: formatSchema(ds.columns),
+    columns: ds.columns.map((c) => ({
+      name: c.name,
+      normalized_name: c.name,
+      type: c.type,
+      nullable: /^Nullable\(/.test(c.type),
+      default_value: c.defaultExpr,
+      jsonpath: c.jsonpath,
+      codec: null,
+    })),
+    engine: {
+      engine: ds.engine.engine,
+      engine_sorting_key: ds.engine.sortingKey ?? '',
+      engine_partition_key: ds.engine.partitionKey ?? '',
+      engine_ttl: ds.engine.ttl ?? '',
+      engine_settings: ds.engine.settings ?? '',
+    },
+    ...(statistics === undefined ? {} : { statistics }),
+  };
+}

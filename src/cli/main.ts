@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * The `colibri` command.
+ *   colibri server [--port P] [--host H] [--data-dir D] [--config FILE]
+ */
+import { ConfigError, loadConfig } from '../server/config.js';
+import { startServer } from '../server/start.js';
+import { log } from '../ops/log.js';
+
+const USAGE = `Usage: colibri <command> [options]
+
+Commands:
+  server     Run the Colibri server
+             --port P        port to listen on (env COLIBRI_PORT, default 7181)
+             --host H        address to listen on (default 127.0.0.1)
+             --data-dir D    state and embedded data (env COLIBRI_DATA_DIR, default ./.colibri)
+             --config FILE   JSON configuration (env COLIBRI_CONFIG), see docs/configuration.md
+  help       Show this help
+`;
+
+interface Parsed {
+  command: string | undefined;
+  flags: Record<string, string>;
+}
+
+const FLAGS = new Set(['port', 'host', 'data-dir', 'config']);
+
+function parseArgs(argv: string[]): Parsed {
+  const flags: Record<string, string> = {};
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { command: 'help', flags };
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+      if (!FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags[name] = value;
+    } else if (command === undefined) {
+      command = arg;
+    } else {
+      throw new UsageError(`unexpected argument '${arg}'`);
+    }
+  }
+  return { command, flags };
+}
+
+class UsageError extends Error {}
+
+async function runServer(flags: Record<string, string>): Promise<void> {
+  const config = loadConfig({
+    flags: { port: flags.port, host: flags.host, dataDir: flags['data-dir'], config: flags.config },
+    env: process.env,
+  });
+  const server = await startServer(config);
+  process.stdout.write(
+    `Colibri is listening on ${server.url}\n` +
+      `Workspace admin token (also in ${server.adminTokenFile}):\n${server.adminToken}\n`,
+  );
+  log('info', 'server started', { url: server.url, dataDir: config.dataDir });
+  let signals = 0;
+  const stop = (signal: string): void => {
+    signals += 1;
+    if (signals > 1) {
+      log('warn', 'second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    log('info', 'signal received', { signal });
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'shutdown failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  const { command, flags } = parseArgs(process.argv.slice(2));
+  switch (command) {
+    case 'server':
+      await runServer(flags);
+      return;
+    case undefined:
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`colibri: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`colibri: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`colibri: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

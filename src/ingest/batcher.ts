@@ -1,0 +1,112 @@
+/**
+ * Coalesces concurrent Events API requests for the same table into fewer, larger
+ * inserts. Each submitted payload resolves when the insert that carries it has been
+ * acknowledged by ClickHouse (or rejects with that insert's error).
+ */
+import type { Host, InsertFormat } from '../clickhouse/host.js';
+import { HttpError } from '../server/errors.js';
+
+export interface BatcherOptions {
+  /** How long the first payload of a batch waits for company. */
+  flushIntervalMs: number;
+  maxBatchRows: number;
+  maxBatchBytes: number;
+  /** Pending bytes (all tables) above which new payloads are refused with 503. */
+  maxPendingBytes: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface Pending {
+  host: Host;
+  table: string;
+  format: InsertFormat;
+  chunks: Buffer[];
+  rows: number;
+  bytes: number;
+  waiters: Waiter[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class InsertBatcher {
+  readonly #options: BatcherOptions;
+  readonly #pending = new Map<string, Pending>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #pendingBytes = 0;
+  #closed = false;
+
+  constructor(options: BatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Bytes accepted but not yet acknowledged by a host. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /**
+   * Queue `payload` (already encoded in `format`) for `table` on `host`. The key
+   * must identify host + table uniquely (e.g. tenant/database.table).
+   */
+  submit(key: string, host: Host, table: string, format: InsertFormat, payload: Buffer, rows: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new HttpError(503, 'Server is shutting down', { 'Retry-After': '1' }));
+    if (rows === 0) return Promise.resolve();
+    if (this.#pendingBytes + payload.length > this.#options.maxPendingBytes) {
+      return Promise.reject(new HttpError(503, 'Ingestion is backed up; retry shortly', { 'Retry-After': '1' }));
+    }
+    let batch = this.#pending.get(key);
+    if (batch !== undefined && (batch.bytes + payload.length > this.#options.maxBatchBytes || batch.rows + rows > this.#options.maxBatchRows)) {
+      this.#flush(key);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { host, table, format, chunks: [], rows: 0, bytes: 0, waiters: [], timer: undefined };
+      this.#pending.set(key, batch);
+      const b = batch;
+      b.timer = setTimeout(() => {
+        if (this.#pending.get(key) === b) this.#flush(key);
+      }, this.#options.flushIntervalMs);
+    }
+    batch.chunks.push(payload);
+    batch.rows += rows;
+    batch.bytes += payload.length;
+    this.#pendingBytes += payload.length;
+    const promise = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    if (batch.bytes >= this.#options.maxBatchBytes || batch.rows >= this.#options.maxBatchRows) this.#flush(key);
+    return promise;
+  }
+
+  #flush(key: string): void {
+    const batch = this.#pending.get(key);
+    if (batch === undefined) return;
+    this.#pending.delete(key);
+    if (batch.timer !== undefined) clearTimeout(batch.timer);
+    const payload = batch.chunks.length === 1 ? batch.chunks[0]! : Buffer.concat(batch.chunks, batch.bytes);
+    const done = batch.host
+      .insert(batch.table, payload, batch.format)
+      .then(
+        () => batch.waiters.forEach((w) => w.resolve()),
+        (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        this.#pendingBytes -= batch.bytes;
+        this.#inFlight.delete(done);
+      });
+    this.#inFlight.add(done);
+  }
+
+  /** Flush everything pending and wait for every insert in flight. */
+  async drain(): Promise<void> {
+    for (const key of [...this.#pending.keys()]) this.#flush(key);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Refuse new payloads, then drain. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.drain();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The Express application: security headers, request ids, the API routers, and one
+ * error handler that turns every failure into `{"error": "..."}` with the right
+ * status. Nothing here knows about a particular endpoint.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { randomUUID } from 'node:crypto';
+import { HostQueryError, HostUnavailableError } from '../clickhouse/host.js';
+import { log } from '../ops/log.js';
+import { HttpError } from './errors.js';
+import type { Services } from './services.js';
+import { healthRouter } from '../api/health.js';
+import { datasourcesRouter } from '../api/datasources.js';
+import { eventsRouter } from '../api/events.js';
+import { tokensRouter } from '../api/tokens.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createApp(services: Services): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use((req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('X-Request-Id', id);
+    next();
+  });
+  app.use(healthRouter(services));
+  app.use('/v0/datasources', datasourcesRouter(services));
+  app.use('/v0/events', eventsRouter(services));
+  app.use('/v0/tokens', tokensRouter(services));
+  app.use((req, _res, next) => next(new HttpError(404, `Not found: ${req.method} ${req.path.slice(0, 200)}`)));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    sendError(err, req, res);
+  });
+  return app;
+}
+
+/** Write an error response (or end the response if headers already went out). */
+export function sendError(err: unknown, req: Request, res: Response): void {
+  let status = 500;
+  let message = 'Internal server error';
+  let headers: Record<string, string> = {};
+  if (err instanceof HttpError) {
+    status = err.status;
+    message = err.message;
+    headers = err.headers;
+  } else if (err instanceof HostUnavailableError) {
+    status = 503;
+    message = `The workspace's ClickHouse host is unavailable: ${err.message}`;
+    headers = { 'Retry-After': String(Math.max(1, Math.ceil(err.retryAfterSeconds))) };
+  } else if (err instanceof HostQueryError) {
+    status = 400;
+    message = err.message;
+  } else if (isBodyParserError(err)) {
+    status = err.status;
+    message = err.type === 'entity.too.large' ? 'Request body too large' : `Invalid request body: ${err.message}`;
+  }
+  if (status >= 500) log('error', 'request failed', { requestId: res.locals.requestId, method: req.method, path: req.path, status, error: err });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.status(status).json({ error: message });
+}
+
+function isBodyParserError(err: unknown): err is { status: number; type: string; message: string } {
+  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number' && typeof (err as { type?: unknown }).type === 'string';
+}

@@ -1,0 +1,263 @@
+/**
+ * Server configuration: defaults, then the JSON config file (`--config` /
+ * COLIBRI_CONFIG), then environment variables, then command-line flags.
+ * The file is validated at start; an error names the bad key, e.g.
+ * `config: tenants[0].host.urls: expected a non-empty array of http(s) URLs`.
+ * Documented in docs/configuration.md.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export type HostConfig =
+  | { kind: 'embedded' }
+  | {
+      kind: 'remote';
+      /** One or more replica URLs of the same ClickHouse server or cluster endpoint. */
+      urls: string[];
+      user: string;
+      password: string;
+      /** A read-only user for tenant reads (recommended). */
+      readUser?: string;
+      readPassword?: string;
+    };
+
+export interface TenantConfig {
+  slug: string;
+  name: string;
+  host: HostConfig;
+  workspaces: string[];
+}
+
+export interface LimitsConfig {
+  /** Seconds a tenant query may run (ClickHouse max_execution_time). */
+  maxExecutionTime: number;
+  maxResultRows: number;
+  maxMemoryUsage: number;
+}
+
+export interface IngestConfig {
+  /** How long the Events API waits to coalesce concurrent requests into one insert. */
+  flushIntervalMs: number;
+  /** A pending batch is flushed when it holds this many rows or bytes. */
+  maxBatchRows: number;
+  maxBatchBytes: number;
+}
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Largest request body accepted by the Data Sources API (bytes, after gzip decoding). */
+  maxBodyBytes: number;
+  /** Largest request body accepted by the Events API (bytes, after gzip decoding). */
+  maxEventsBodyBytes: number;
+  /** Largest form / query-string body for the other endpoints. */
+  maxFormBytes: number;
+  /** Graceful shutdown: how long in-flight requests may take after SIGTERM. */
+  shutdownTimeoutMs: number;
+  tenants: TenantConfig[];
+  limits: LimitsConfig;
+  ingest: IngestConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(`config: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_TENANT: TenantConfig = { slug: 'local', name: 'Local', host: { kind: 'embedded' }, workspaces: ['default'] };
+
+export function defaultConfig(): ServerConfig {
+  return {
+    port: 7181,
+    host: '127.0.0.1',
+    dataDir: './.colibri',
+    maxBodyBytes: 512 * 1024 * 1024,
+    maxEventsBodyBytes: 10 * 1024 * 1024,
+    maxFormBytes: 1024 * 1024,
+    shutdownTimeoutMs: 10_000,
+    tenants: [DEFAULT_TENANT],
+    limits: { maxExecutionTime: 10, maxResultRows: 1_000_000, maxMemoryUsage: 4 * 1024 * 1024 * 1024 },
+    ingest: { flushIntervalMs: 50, maxBatchRows: 200_000, maxBatchBytes: 32 * 1024 * 1024 },
+  };
+}
+
+/** Command-line flags and environment, already split by the CLI. */
+export interface ConfigSources {
+  flags: { port?: string; host?: string; dataDir?: string; config?: string };
+  env: NodeJS.ProcessEnv;
+}
+
+/** Build the effective configuration; throws ConfigError naming the bad key. */
+export function loadConfig(sources: ConfigSources): ServerConfig {
+  const config = defaultConfig();
+  const file = sources.flags.config ?? sources.env.COLIBRI_CONFIG;
+  if (file !== undefined && file !== '') applyFile(config, file, sources.env);
+  const port = sources.flags.port ?? sources.env.COLIBRI_PORT;
+  if (port !== undefined) config.port = parsePort(port, sources.flags.port !== undefined ? '--port' : 'COLIBRI_PORT');
+  if (sources.flags.host !== undefined) config.host = nonEmpty(sources.flags.host, '--host');
+  const dataDir = sources.flags.dataDir ?? sources.env.COLIBRI_DATA_DIR;
+  if (dataDir !== undefined) config.dataDir = nonEmpty(dataDir, sources.flags.dataDir !== undefined ? '--data-dir' : 'COLIBRI_DATA_DIR');
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}
+
+const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest']);
+
+function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const obj = object(raw, '(root)');
+  for (const key of Object.keys(obj)) if (!TOP_KEYS.has(key)) throw new ConfigError(`${key}: unknown key`);
+  if (obj.port !== undefined) config.port = parsePort(obj.port, 'port');
+  if (obj.host !== undefined) config.host = nonEmpty(obj.host, 'host');
+  if (obj.dataDir !== undefined) config.dataDir = path.resolve(path.dirname(file), nonEmpty(obj.dataDir, 'dataDir'));
+  if (obj.maxBodyBytes !== undefined) config.maxBodyBytes = positiveInt(obj.maxBodyBytes, 'maxBodyBytes');
+  if (obj.maxEventsBodyBytes !== undefined) config.maxEventsBodyBytes = positiveInt(obj.maxEventsBodyBytes, 'maxEventsBodyBytes');
+  if (obj.maxFormBytes !== undefined) config.maxFormBytes = positiveInt(obj.maxFormBytes, 'maxFormBytes');
+  if (obj.shutdownTimeoutMs !== undefined) config.shutdownTimeoutMs = positiveInt(obj.shutdownTimeoutMs, 'shutdownTimeoutMs');
+  if (obj.tenants !== undefined) config.tenants = parseTenants(obj.tenants, env);
+  if (obj.limits !== undefined) config.limits = parseLimits(obj.limits, config.limits);
+  if (obj.ingest !== undefined) config.ingest = parseIngest(obj.ingest, config.ingest);
+}
+
+function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
+  if (!Array.isArray(value) || value.length === 0) throw new ConfigError('tenants: expected a non-empty array');
+  const seen = new Set<string>();
+  return value.map((item, i) => {
+    const at = `tenants[${i}]`;
+    const t = object(item, at);
+    allowKeys(t, at, ['slug', 'name', 'host', 'workspaces']);
+    const slug = slugValue(t.slug, `${at}.slug`);
+    if (seen.has(slug)) throw new ConfigError(`${at}.slug: duplicate tenant '${slug}'`);
+    seen.add(slug);
+    const name = t.name === undefined ? slug : nonEmpty(t.name, `${at}.name`);
+    const host = parseHost(t.host ?? { kind: 'embedded' }, `${at}.host`, env);
+    let workspaces = ['default'];
+    if (t.workspaces !== undefined) {
+      if (!Array.isArray(t.workspaces) || t.workspaces.length === 0) throw new ConfigError(`${at}.workspaces: expected a non-empty array of names`);
+      workspaces = t.workspaces.map((w, j) => slugValue(w, `${at}.workspaces[${j}]`));
+      if (new Set(workspaces).size !== workspaces.length) throw new ConfigError(`${at}.workspaces: duplicate workspace name`);
+    }
+    return { slug, name, host, workspaces };
+  });
+}
+
+function parseHost(value: unknown, at: string, env: NodeJS.ProcessEnv): HostConfig {
+  const h = object(value, at);
+  if (h.kind === 'embedded') {
+    allowKeys(h, at, ['kind']);
+    return { kind: 'embedded' };
+  }
+  if (h.kind !== 'remote') throw new ConfigError(`${at}.kind: expected 'embedded' or 'remote'`);
+  allowKeys(h, at, ['kind', 'urls', 'user', 'password', 'passwordEnv', 'readUser', 'readPassword', 'readPasswordEnv']);
+  if (!Array.isArray(h.urls) || h.urls.length === 0) throw new ConfigError(`${at}.urls: expected a non-empty array of http(s) URLs`);
+  const urls = h.urls.map((u, i) => httpUrl(u, `${at}.urls[${i}]`));
+  const user = h.user === undefined ? 'default' : nonEmpty(h.user, `${at}.user`);
+  const password = secret(h, 'password', 'passwordEnv', at, env) ?? '';
+  const host: HostConfig = { kind: 'remote', urls, user, password };
+  if (h.readUser !== undefined) {
+    host.readUser = nonEmpty(h.readUser, `${at}.readUser`);
+    host.readPassword = secret(h, 'readPassword', 'readPasswordEnv', at, env) ?? '';
+  }
+  return host;
+}
+
+/** A secret is given inline or, better, as the name of an environment variable. */
+function secret(h: Record<string, unknown>, key: string, envKey: string, at: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (h[key] !== undefined && h[envKey] !== undefined) throw new ConfigError(`${at}: give ${key} or ${envKey}, not both`);
+  if (h[key] !== undefined) {
+    if (typeof h[key] !== 'string') throw new ConfigError(`${at}.${key}: expected a string`);
+    return h[key] as string;
+  }
+  if (h[envKey] !== undefined) {
+    const name = nonEmpty(h[envKey], `${at}.${envKey}`);
+    const v = env[name];
+    if (v === undefined) throw new ConfigError(`${at}.${envKey}: environment variable ${name} is not set`);
+    return v;
+  }
+  return undefined;
+}
+
+function parseLimits(value: unknown, base: LimitsConfig): LimitsConfig {
+  const l = object(value, 'limits');
+  allowKeys(l, 'limits', ['maxExecutionTime', 'maxResultRows', 'maxMemoryUsage']);
+  return {
+    maxExecutionTime: l.maxExecutionTime === undefined ? base.maxExecutionTime : positiveInt(l.maxExecutionTime, 'limits.maxExecutionTime'),
+    maxResultRows: l.maxResultRows === undefined ? base.maxResultRows : positiveInt(l.maxResultRows, 'limits.maxResultRows'),
+    maxMemoryUsage: l.maxMemoryUsage === undefined ? base.maxMemoryUsage : positiveInt(l.maxMemoryUsage, 'limits.maxMemoryUsage'),
+  };
+}
+
+function parseIngest(value: unknown, base: IngestConfig): IngestConfig {
+  const l = object(value, 'ingest');
+  allowKeys(l, 'ingest', ['flushIntervalMs', 'maxBatchRows', 'maxBatchBytes']);
+  return {
+    flushIntervalMs: l.flushIntervalMs === undefined ? base.flushIntervalMs : nonNegativeInt(l.flushIntervalMs, 'ingest.flushIntervalMs'),
+    maxBatchRows: l.maxBatchRows === undefined ? base.maxBatchRows : positiveInt(l.maxBatchRows, 'ingest.maxBatchRows'),
+    maxBatchBytes: l.maxBatchBytes === undefined ? base.maxBatchBytes : positiveInt(l.maxBatchBytes, 'ingest.maxBatchBytes'),
+  };
+}
+
+function object(value: unknown, at: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${at}: expected an object`);
+  return value as Record<string, unknown>;
+}
+
+function allowKeys(obj: Record<string, unknown>, at: string, keys: string[]): void {
+  for (const key of Object.keys(obj)) if (!keys.includes(key)) throw new ConfigError(`${at}.${key}: unknown key`);
+}
+
+function nonEmpty(value: unknown, at: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${at}: expected a non-empty string`);
+  return value;
+}
+
+const SLUG = /^[a-z][a-z0-9_]{0,62}$/;
+function slugValue(value: unknown, at: string): string {
+  if (typeof value !== 'string' || !SLUG.test(value)) {
+    throw new ConfigError(`${at}: expected a name of lowercase letters, digits and '_', starting with a letter (max 63)`);
+  }
+  return value;
+}
+
+function httpUrl(value: unknown, at: string): string {
+  if (typeof value !== 'string') throw new ConfigError(`${at}: expected an http(s) URL`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${at}: expected an http(s) URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${at}: expected an http(s) URL`);
+  if (url.username !== '' || url.password !== '') throw new ConfigError(`${at}: put credentials in user/password, not in the URL`);
+  return value;
+}
+
+function parsePort(value: unknown, at: string): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${at}: expected a port number 0-65535`);
+  return n;
+}
+
+function positiveInt(value: unknown, at: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ConfigError(`${at}: expected a positive integer`);
+  return value;
+}
+
+function nonNegativeInt(value: unknown, at: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(`${at}: expected a non-negative integer`);
+  return value;
+}
