@@ -1,0 +1,25 @@
+import { after, before } from 'node:test';
+import { apiSuite } from './api-suite.js';
+import { startClickHouseServer } from '../helpers/clickhouse-server.js';
+
+let ch: Awaited<ReturnType<typeof startClickHouseServer>> | undefined;
+
+before(async () => {
+  ch = await startClickHouseServer();
+});
+
+after(async () => {
+  await ch?.stop();
+});
+
+apiSuite('remote clickhouse-server', {
+  config: () => ({
+    tenants: [
+      {
+        slug: 'local',
+        name: 'Local on clickhouse-server',
+        host: { kind: 'remote', urls: [ch!.url], user: ch!.user, password: ch!.password, readUser: ch!.readUser, readPassword: ch!.readPassword },
+      },
+    ],
+  }),
+});
