@@ -1,0 +1,132 @@
+/**
+ * What the NDJSON and CSV encoders share: the payload formats, the result shape,
+ * and the writers of good rows and quarantine rows.
+ *
+ * Both payloads are JSONEachRow (keys by name, so no positional column list is
+ * needed); ClickHouse 26.x and 18.16 read the values written here identically.
+ */
+import type { ColumnDef } from '../catalog/schema.js';
+import { compileColumn, OMIT, type CompiledColumn, type Encoded, ValueError } from './types.js';
+
+/** ClickHouse input format of `EncodeResult.good`. */
+export const GOOD_FORMAT = 'JSONEachRow' as const;
+/** ClickHouse input format of `EncodeResult.quarantine`. */
+export const QUARANTINE_FORMAT = 'JSONEachRow' as const;
+
+/** Output of one `push` or `end` call of an encoder. */
+export interface EncodeResult {
+  /** Rows for the data source table, in GOOD_FORMAT. */
+  good: Buffer;
+  goodRows: number;
+  /** Rows for the `_quarantine` table, in QUARANTINE_FORMAT. */
+  quarantine: Buffer;
+  quarantineRows: number;
+  /** A few messages such as `line 3: column 'n': value 'x' is not a valid Int32`. */
+  errors: string[];
+}
+
+/** Context of one import. */
+export interface EncodeContext {
+  importId: string;
+  now: Date;
+  /** Longest accepted line/record, in bytes (default 10 MiB). */
+  maxLineBytes?: number;
+}
+
+/** An incremental encoder: feed chunks, then call `end` once. */
+export interface Encoder {
+  push(chunk: Buffer): EncodeResult;
+  end(): EncodeResult;
+}
+
+/** Default maximum line length. */
+export const DEFAULT_MAX_LINE_BYTES = 10 * 1024 * 1024;
+/** How many error messages one result carries at most. */
+export const MAX_ERRORS = 10;
+/** Longest raw text kept in a quarantine row's c__error. */
+const MAX_RAW_IN_ERROR = 64 * 1024;
+
+/** Accumulates the rows of one push/end call. */
+export class RowSink {
+  private good = '';
+  private bad = '';
+  private goodRows = 0;
+  private badRows = 0;
+  private errors: string[] = [];
+  private errorsTotal = 0;
+  private readonly columns: readonly CompiledColumn[];
+  private readonly tail: string;
+
+  constructor(columns: readonly CompiledColumn[], ctx: EncodeContext) {
+    this.columns = columns;
+    const seconds = Math.floor(ctx.now.getTime() / 1000);
+    this.tail = `"c__import_id":${JSON.stringify(ctx.importId)}`;
+    this.insertion = `"insertion_date":"${seconds}"`;
+  }
+  private readonly insertion: string;
+
+  /** Appends an encoded good row (the text between braces). */
+  addGood(row: string): void {
+    this.good += `{${row}}\n`;
+    this.goodRows++;
+  }
+
+  /** Records an error message (only the first MAX_ERRORS are kept). */
+  note(message: string): void {
+    this.errorsTotal++;
+    if (this.errors.length < MAX_ERRORS) this.errors.push(message);
+  }
+
+  /**
+   * Appends a quarantine row: `values[i]` is the raw text of column i (or null),
+   * `errorColumns`/`errors` the reasons.
+   */
+  addQuarantine(values: ReadonlyArray<string | null>, errorColumns: readonly string[], errors: readonly string[]): void {
+    let row = `{"c__error_column":${JSON.stringify(errorColumns)},"c__error":${JSON.stringify(errors)},${this.tail}`;
+    for (let i = 0; i < this.columns.length; i++) {
+      const v = values[i];
+      row += `,${(this.columns[i] as CompiledColumn).key}${v === null || v === undefined ? 'null' : JSON.stringify(v)}`;
+    }
+    this.bad += `${row},${this.insertion}}\n`;
+    this.badRows++;
+  }
+
+  /** Quarantines a row whose columns could not be extracted at all. */
+  addRawQuarantine(raw: string, reason: string): void {
+    const kept = raw.length > MAX_RAW_IN_ERROR ? `${raw.slice(0, MAX_RAW_IN_ERROR)}... (truncated)` : raw;
+    this.addQuarantine([], [], [reason, kept]);
+  }
+
+  /** Returns everything accumulated and resets. */
+  take(): EncodeResult {
+    const r: EncodeResult = {
+      good: Buffer.from(this.good, 'utf8'),
+      goodRows: this.goodRows,
+      quarantine: Buffer.from(this.bad, 'utf8'),
+      quarantineRows: this.badRows,
+      errors: this.errors,
+    };
+    if (this.errorsTotal > this.errors.length) r.errors.push(`... and ${this.errorsTotal - this.errors.length} more errors`);
+    this.good = '';
+    this.bad = '';
+    this.goodRows = 0;
+    this.badRows = 0;
+    this.errors = [];
+    this.errorsTotal = 0;
+    return r;
+  }
+}
+
+/** Compiles every column once. */
+export function compileColumns(columns: readonly ColumnDef[]): CompiledColumn[] {
+  if (columns.length === 0) throw new Error('a data source needs at least one column');
+  return columns.map(compileColumn);
+}
+
+/** Appends `key:value` to a row text, handling OMIT. */
+export function appendField(row: string, col: CompiledColumn, enc: string): string {
+  if (enc === OMIT) return row;
+  return row === '' ? col.key + enc : `${row},${col.key}${enc}`;
+}
+
+export { ValueError, type Encoded };

@@ -1,0 +1,166 @@
+/**
+ * Incremental NDJSON encoder (Events API and Data Sources API `format=ndjson`).
+ * Lines may be split anywhere across chunks (including inside a UTF-8 character);
+ * empty lines are skipped; a UTF-8 BOM at the start is ignored. Every other line
+ * becomes exactly one good row or one quarantine row.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { ColumnDef } from '../catalog/schema.js';
+import {
+  appendField,
+  compileColumns,
+  DEFAULT_MAX_LINE_BYTES,
+  RowSink,
+  type EncodeContext,
+  type EncodeResult,
+  type Encoder,
+} from './encode.js';
+import { parseJsonLossless, stringifyJson } from './json.js';
+import { INEXACT, type CompiledColumn, type Encoded } from './types.js';
+
+/** Creates an NDJSON encoder for `columns`. */
+export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeContext): Encoder {
+  const cols = compileColumns(columns);
+  const sink = new RowSink(cols, ctx);
+  const maxLine = ctx.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const decoder = new StringDecoder('utf8');
+  const n = cols.length;
+  const values: unknown[] = new Array<unknown>(n);
+  let pending = '';
+  let lineNo = 0;
+  let first = true;
+  /** Inside an over-long line: its start is kept for the error, the rest is dropped. */
+  let skipping = false;
+  let skippedHead = '';
+
+  const rawValue = (v: unknown): string | null => (v === undefined || v === null ? null : typeof v === 'string' ? v : stringifyJson(v));
+
+  /** Encodes one parsed object; false when a number needs the lossless parser. */
+  function encodeObject(obj: unknown, line: number): boolean {
+    let row = '';
+    let errCols: string[] | null = null;
+    let errs: string[] | null = null;
+    for (let i = 0; i < n; i++) {
+      const col = cols[i] as CompiledColumn;
+      const v = col.path.extract(obj);
+      values[i] = v;
+      let enc: Encoded;
+      if (v === undefined || v === null) enc = col.missing;
+      else {
+        enc = col.encodeJson(v);
+        if (enc === INEXACT) return false;
+      }
+      if (typeof enc === 'string') {
+        if (errCols === null) row = appendField(row, col, enc);
+      } else {
+        if (errCols === null || errs === null) {
+          errCols = [];
+          errs = [];
+        }
+        errCols.push(col.name);
+        errs.push(`column '${col.name}': ${enc.message}`);
+        sink.note(`line ${line}: column '${col.name}': ${enc.message}`);
+      }
+    }
+    if (errCols === null || errs === null) {
+      sink.addGood(row);
+    } else {
+      const raw: Array<string | null> = new Array<string | null>(n);
+      for (let i = 0; i < n; i++) raw[i] = rawValue(values[i]);
+      sink.addQuarantine(raw, errCols, errs);
+    }
+    return true;
+  }
+
+  function quarantineRaw(line: number, text: string, reason: string): void {
+    sink.note(`line ${line}: ${reason}`);
+    sink.addRawQuarantine(text, reason);
+  }
+
+  function handleLine(text: string): void {
+    lineNo++;
+    if (text.length === 0) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      if (text.trim() === '') return;
+      quarantineRaw(lineNo, text, 'invalid JSON');
+      return;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      quarantineRaw(lineNo, text, 'the line is not a JSON object');
+      return;
+    }
+    if (text.length * 3 > maxLine && Buffer.byteLength(text) > maxLine) {
+      quarantineRaw(lineNo, text, `the line is longer than ${maxLine} bytes`);
+      return;
+    }
+    if (encodeObject(obj, lineNo)) return;
+    let exact: unknown;
+    try {
+      exact = parseJsonLossless(text);
+    } catch {
+      quarantineRaw(lineNo, text, 'invalid JSON');
+      return;
+    }
+    encodeObject(exact, lineNo);
+  }
+
+  function feed(text: string, final: boolean): void {
+    if (first && text.length > 0) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      if (skipping) {
+        skipping = false;
+        lineNo++;
+        quarantineRaw(lineNo, skippedHead, `the line is longer than ${maxLine} bytes`);
+        skippedHead = '';
+      } else if (pending !== '') {
+        handleLine(pending + text.slice(start, nl));
+        pending = '';
+      } else {
+        handleLine(text.slice(start, nl));
+      }
+      start = nl + 1;
+    }
+    if (skipping) {
+      // drop the rest of the over-long line
+    } else if (start < text.length) {
+      pending += text.slice(start);
+      if (pending.length > maxLine) {
+        skipping = true;
+        skippedHead = pending.slice(0, 1024);
+        pending = '';
+      }
+    }
+    if (final) {
+      if (skipping) {
+        skipping = false;
+        lineNo++;
+        quarantineRaw(lineNo, skippedHead, `the line is longer than ${maxLine} bytes`);
+        skippedHead = '';
+      } else if (pending !== '') {
+        const last = pending;
+        pending = '';
+        handleLine(last);
+      }
+    }
+  }
+
+  return {
+    push(chunk: Buffer): EncodeResult {
+      feed(decoder.write(chunk), false);
+      return sink.take();
+    },
+    end(): EncodeResult {
+      feed(decoder.end(), true);
+      return sink.take();
+    },
+  };
+}
