@@ -240,7 +240,7 @@ export class ClientHost implements Host {
    */
   private withErrorTail(src: Readable): Readable {
     const out = new PassThrough();
-    let tail = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
     src.on('data', (chunk: Buffer) => {
       tail = chunk.length >= 4096 ? chunk.subarray(chunk.length - 4096) : Buffer.concat([tail, chunk]).subarray(-4096);
       if (!out.write(chunk)) src.pause();

@@ -16,7 +16,7 @@ import { Session } from 'chdb';
 import type { ChdbQueryStream, RawInsertFormat } from 'chdb';
 import type { ChildMessage, InitMessage } from './protocol.js';
 import { INTERNAL_USER, READER_USER } from './protocol.js';
-import { firstKeyword, hasOutfile, lexQuery, parseInsert, parseKillQuery, readerViolation } from './query-text.js';
+import { firstKeyword, hasOutfile, isWord, lexQuery, parseInsert, parseKillQuery, readerViolation } from './query-text.js';
 import type { InsertShape, Token } from './query-text.js';
 import { quoteString } from '../sql.js';
 
@@ -35,6 +35,16 @@ const NON_SETTING_PARAMS = new Set([
 
 const RAW_INSERT_FORMATS = new Set<string>([
   'JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames',
+]);
+
+/**
+ * Formats whose chdb stream chunks concatenate into one valid result. Whole-document
+ * formats (JSON, Pretty, XML...) and *WithNames* headers would repeat per chunk, so
+ * those results are produced in one piece instead.
+ */
+const STREAMABLE_FORMATS = new Set<string>([
+  'CSV', 'TSV', 'TabSeparated', 'TSVRaw', 'TabSeparatedRaw', 'JSONEachRow', 'JSONCompactEachRow',
+  'JSONStringsEachRow', 'JSONCompactStringsEachRow', 'RowBinary',
 ]);
 
 const SIMPLE_NAME = /^[A-Za-z0-9_]+$/;
@@ -281,7 +291,8 @@ async function handleQuery(req: http.IncomingMessage, res: http.ServerResponse, 
   running.set(queryId, ac);
   try {
     const selectLike = ['SELECT', 'WITH', '('].includes(firstKeyword(tokens));
-    if (selectLike && !streamBusy && params.get('wait_end_of_query') !== '1') {
+    const streamable = STREAMABLE_FORMATS.has(format) && !tokens.some((t) => isWord(t, 'FORMAT'));
+    if (selectLike && streamable && !streamBusy && params.get('wait_end_of_query') !== '1') {
       streamBusy = true;
       try {
         await runStream(res, sql, format, queryId, ac.signal);
