@@ -127,6 +127,13 @@ class LosslessParser {
       if (i >= s.length) throw new JsonSyntaxError('unterminated string');
       const c = s.charCodeAt(i);
       if (c === quote.charCodeAt(0)) {
+        if (quote === "'" && s.charCodeAt(i + 1) === 39) {
+          // ClickHouse style doubled quote inside a single-quoted string
+          out += s.slice(start, i + 1);
+          i += 2;
+          start = i;
+          continue;
+        }
         out += s.slice(start, i);
         this.i = i + 1;
         return out;

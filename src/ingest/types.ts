@@ -289,7 +289,10 @@ const EPOCH_TEXT = /^(-?\d{1,12})(?:\.(\d{1,9}))?$/;
 
 /** DateTime (precision null) and DateTime64(precision). */
 function dateTimeCodec(typeName: string, precision: number | null): Codec {
-  const [minEpoch, maxEpoch, minY, maxY] = precision === null ? [0, 4294967295, 1970, 2106] : [-2208988800, 10413791999, 1900, 2299];
+  // Unix timestamps are written unquoted for DateTime (read as a timestamp by 18.16 and
+  // 26.x alike) and as a quoted, 10-digit zero-padded `"0000000005.500"` for DateTime64
+  // (26.x reads short quoted digits as a date, and negative or 11-digit ones not at all).
+  const [minEpoch, maxEpoch, minY, maxY] = precision === null ? [0, 4294967295, 1970, 2106] : [0, 9999999999, 1900, 2299];
   const fracOut = (frac: string): string => {
     if (precision === null || precision === 0) return '';
     return `.${frac.padEnd(precision, '0').slice(0, precision)}`;
@@ -298,8 +301,8 @@ function dateTimeCodec(typeName: string, precision: number | null): Codec {
     const n = Number(intText);
     if (n < minEpoch || n > maxEpoch) return outOfRange(orig, typeName);
     if (precision === null && frac !== '' && /[1-9]/.test(frac)) return notValid(orig, typeName);
-    if (n < 0 && frac !== '' && /[1-9]/.test(frac)) return notValid(orig, typeName);
-    return `"${n}${fracOut(frac)}"`;
+    if (precision === null) return String(n);
+    return `"${String(n).padStart(10, '0')}${fracOut(frac)}"`;
   };
   const fromString = (s: string, orig: unknown): Encoded => {
     const e = EPOCH_TEXT.exec(s);
@@ -424,15 +427,18 @@ function mapCodec(key: Codec, value: Codec): Codec {
 function tupleCodec(elements: Codec[], names: Array<string | null>): Codec {
   const typeName = `Tuple(${elements.map((e, i) => (names[i] === null ? e.typeName : `${names[i]} ${e.typeName}`)).join(', ')})`;
   const named = names.every((n) => n !== null);
+  // Named tuples are written as objects (ClickHouse >= 23 reads them only so, with
+  // input_format_json_named_tuples_as_objects on by default); unnamed ones as arrays.
+  const keys = names.map((n) => (n === null ? '' : `${JSON.stringify(n)}:`));
   const fromValues = (get: (i: number) => unknown): Encoded => {
-    let out = '[';
+    let out = named ? '{' : '[';
     for (let i = 0; i < elements.length; i++) {
       const el = get(i);
       const r = (elements[i] as Codec).fromJson(el === undefined ? null : el);
       if (typeof r !== 'string') return r;
-      out += i === 0 ? r : `,${r}`;
+      out += (i === 0 ? '' : ',') + (keys[i] as string) + r;
     }
-    return `${out}]`;
+    return out + (named ? '}' : ']');
   };
   const fromParsed = (v: unknown, orig: unknown): Encoded => {
     if (Array.isArray(v)) {
