@@ -11,6 +11,14 @@ export class JsonNumber {
   constructor(readonly text: string) {}
 }
 
+/** Arrays made by the lossless parser (they may hold JsonNumber values). */
+export class LosslessArray extends Array<unknown> {}
+
+/** Whether a container came from the lossless parser (else: from JSON.parse). */
+export function isLossless(v: object): boolean {
+  return Array.isArray(v) ? v instanceof LosslessArray : Object.getPrototypeOf(v) === null;
+}
+
 /** Raised on malformed input. */
 export class JsonSyntaxError extends Error {
   constructor(message: string) {
@@ -99,7 +107,7 @@ class LosslessParser {
   }
 
   private array(depth: number): unknown[] {
-    const out: unknown[] = [];
+    const out: unknown[] = new LosslessArray();
     this.i++;
     this.ws();
     if (this.s[this.i] === ']') {

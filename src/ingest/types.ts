@@ -12,7 +12,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { ColumnDef } from '../catalog/schema.js';
 import { INT_TYPES, innerTypes, parseType, formatType, type TypeNode } from '../catalog/types.js';
 import { compileJsonPath, type CompiledJsonPath } from './jsonpath.js';
-import { JsonNumber, parseJsonLossless, stringifyJson } from './json.js';
+import { isLossless, JsonNumber, parseJsonLossless, stringifyJson } from './json.js';
 
 /** A value that does not fit its column; `message` is shown to the customer. */
 export class ValueError {
@@ -184,7 +184,7 @@ function stringCodec(typeName: string, fixedLength: number | null): Codec {
       }
       if (v instanceof JsonNumber) return check(v.text);
       if (typeof v === 'boolean') return check(v ? 'true' : 'false');
-      if (v !== null && typeof v === 'object') return check(stringifyJson(v));
+      if (v !== null && typeof v === 'object') return check(isLossless(v) ? stringifyJson(v) : JSON.stringify(v));
       return notValid(v, typeName);
     },
     fromText: check,
@@ -287,6 +287,29 @@ function dateCodec(typeName: string): Codec {
 const DATETIME_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 const EPOCH_TEXT = /^(-?\d{1,12})(?:\.(\d{1,9}))?$/;
 
+function digits(s: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** Fast path for the common `YYYY-MM-DD hh:mm:ss` DateTime text; null: use the full parser. */
+function plainDateTime(s: string): string | null {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return null;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const hh = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  const ss = digits(s, 17, 2);
+  if (y < 1970 || y > 2106 || mo < 0 || d < 0 || hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 || !validDate(y, mo, d)) return null;
+  return `"${s}"`;
+}
+
 /** DateTime (precision null) and DateTime64(precision). */
 function dateTimeCodec(typeName: string, precision: number | null): Codec {
   // Unix timestamps are written unquoted for DateTime (read as a timestamp by 18.16 and
@@ -305,6 +328,10 @@ function dateTimeCodec(typeName: string, precision: number | null): Codec {
     return `"${String(n).padStart(10, '0')}${fracOut(frac)}"`;
   };
   const fromString = (s: string, orig: unknown): Encoded => {
+    if (s.length === 19 && precision === null) {
+      const fast = plainDateTime(s);
+      if (fast !== null) return fast;
+    }
     const e = EPOCH_TEXT.exec(s);
     if (e !== null) return fromEpochText(e[1] as string, e[2] ?? '', orig);
     const m = DATETIME_TEXT.exec(s);
