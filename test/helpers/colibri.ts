@@ -106,6 +106,9 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
+/** What a test may send as a body. */
+export type RequestBody = string | Buffer | Uint8Array | FormData | URLSearchParams;
+
 export interface ApiResponse {
   status: number;
   headers: Headers;
@@ -124,10 +127,10 @@ export class Api {
     return new Api(this.url, token);
   }
 
-  async request(method: string, pathAndQuery: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  async request(method: string, pathAndQuery: string, body?: RequestBody, headers: Record<string, string> = {}): Promise<ApiResponse> {
     const h: Record<string, string> = { ...headers };
     if (this.token !== undefined) h.authorization = `Bearer ${this.token}`;
-    const res = await fetch(this.url + pathAndQuery, { method, body, headers: h, ...(body !== undefined ? { duplex: 'half' } : {}) } as RequestInit);
+    const res = await fetch(this.url + pathAndQuery, { method, body, headers: h } as RequestInit);
     const text = await res.text();
     let json: unknown;
     try {
@@ -142,7 +145,7 @@ export class Api {
     return this.request('GET', p);
   }
 
-  post(p: string, body?: BodyInit, headers?: Record<string, string>): Promise<ApiResponse> {
+  post(p: string, body?: RequestBody, headers?: Record<string, string>): Promise<ApiResponse> {
     return this.request('POST', p, body, headers);
   }
 
