@@ -20,6 +20,8 @@ export interface RunningServer {
   url: string;
   adminToken: string;
   adminTokenFile: string;
+  /** In-process access for benchmarks and tests (never exposed over HTTP). */
+  services: Services;
   /** Graceful stop; resolves when everything is flushed and closed. */
   close(): Promise<void>;
 }
@@ -79,5 +81,5 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     })();
     return closing;
   };
-  return { url, adminToken: boot.adminToken, adminTokenFile: boot.adminTokenFile, close };
+  return { url, adminToken: boot.adminToken, adminTokenFile: boot.adminTokenFile, services, close };
 }
