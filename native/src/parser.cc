@@ -307,9 +307,8 @@ class Parser {
     else if (isKw(Kw::ARRAY) || (isKw(Kw::LEFT) && peek(1).kw == Kw::ARRAY)) parseJoins();
     if (acceptKw(Kw::PREWHERE)) parseExpr();
     if (acceptKw(Kw::WHERE)) parseExpr();
-    if (isKw(Kw::GROUP) && peek(1).kw == Kw::BY) {
-      advance();
-      advance();
+    if (acceptKw(Kw::GROUP)) {
+      expectKw(Kw::BY, "BY after GROUP");
       parseGroupBy();
     }
     while (isKw(Kw::WITH) &&
@@ -327,9 +326,8 @@ class Parser {
       } while (acceptTok(Tok::Comma));
     }
     if (acceptKw(Kw::QUALIFY)) parseExpr();
-    if (isKw(Kw::ORDER) && peek(1).kw == Kw::BY) {
-      advance();
-      advance();
+    if (acceptKw(Kw::ORDER)) {
+      expectKw(Kw::BY, "BY after ORDER");
       parseOrderByList();
       if (acceptKw(Kw::INTERPOLATE)) {
         if (acceptTok(Tok::LParen)) {
