@@ -329,7 +329,7 @@ SELECT count() FROM events SETTINGS max_memory_usage = 0
 -- expect: allow_ddl
 SELECT 1 SETTINGS allow_ddl = 1
 -- ---
--- expect: readonly
+-- expect: settings|readonly
 SELECT * FROM (SELECT * FROM events SETTINGS readonly = 0)
 -- ---
 -- expect: settings|max_threads
@@ -488,3 +488,15 @@ SELECT * FROM merge(currentDatabase(), '.*')
 -- ---
 -- expect: cluster
 SELECT (SELECT count() FROM cluster('default', system.one))
+-- ---
+-- expect: system
+SELECT count() FROM events WHERE in(user_id, system.users)
+-- ---
+-- expect: other
+SELECT count() FROM events WHERE notIn(user_id, other.t)
+-- ---
+-- expect: system
+SELECT count() FROM events WHERE globalIn(user_id, system.users)
+-- ---
+-- expect: other
+SELECT count() FROM events WHERE user_id IN (other.t)

@@ -786,3 +786,7 @@ WITH lagged AS (SELECT user_id, ts, lagInFrame(ts) OVER (PARTITION BY user_id OR
 SELECT user_id, countIf(dateDiff('minute', prev, ts) > 30) + 1 AS sessions FROM lagged GROUP BY user_id
 -- ---
 SELECT u.plan, count() FROM users AS u GLOBAL ALL LEFT JOIN (SELECT DISTINCT user_id FROM orders) AS o USING user_id GROUP BY u.plan
+-- ---
+SELECT count() FROM events WHERE session_id IN (sessions) AND user_id NOT IN (analytics.blocked_users)
+-- ---
+SELECT countIf(globalNotIn(user_id, users)) FROM orders

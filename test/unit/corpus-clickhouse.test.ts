@@ -93,6 +93,11 @@ test('an identifier on the right of IN names a table (EXPLAIN AST shows it as a 
   const r = await parseWithClickHouse(session, 'SELECT count() FROM events WHERE user_id IN ids');
   assert.ok(r.ok);
   assert.deepEqual(r.report.tables.map(tableKey), ['events', 'ids']);
+  // the same holds for a parenthesized name and for the function-call spellings
+  assert.equal(await run('SELECT 7 IN (ids), in(7, ids), notIn(7, ids), globalIn(7, ids)'), '1\t1\t0\t1');
+  const r2 = await parseWithClickHouse(session, 'SELECT 1 WHERE 7 IN (ids) OR in(7, db.a) OR globalNotIn(7, b)');
+  assert.ok(r2.ok);
+  assert.deepEqual(r2.report.tables.map(tableKey), ['ids', 'db.a', 'b']);
 });
 
 test('an expression alias on the right of IN is the expression, not a table', async () => {
