@@ -510,10 +510,10 @@ class Parser {
           parseExprList();
           expectTok(Tok::RParen, "')'");
         } else {
-          do {
-            if (!isName(cur())) fail("column name after USING");
-            advance();
-          } while (acceptTok(Tok::Comma));
+          // Without parentheses only one column: a following ", x" is read as a comma join,
+          // so a table is over-reported rather than missed.
+          if (!isName(cur())) fail("column name after USING");
+          advance();
         }
       }
     }
@@ -713,8 +713,30 @@ class Parser {
     parseComparison();
   }
 
+  // `(name)` / `((db.name))`: ClickHouse reads a single parenthesised identifier as a table.
+  bool parenthesisedName() const {
+    size_t open = 0;
+    while (peek(open).type == Tok::LParen) ++open;
+    if (open == 0 || !isName(peek(open))) return false;
+    size_t i = open + 1;
+    if (peek(i).type == Tok::Dot && isName(peek(i + 1))) i += 2;
+    for (size_t k = 0; k < open; ++k, ++i)
+      if (peek(i).type != Tok::RParen) return false;
+    return !(peek(open).type == Tok::Ident && isReserved(peek(open).kw));
+  }
+
   void parseInRhs() {
-    // IN (subquery) | IN table | IN db.table | IN expression
+    // IN (subquery) | IN table | IN db.table | IN (table) | IN expression
+    if (parenthesisedName()) {
+      size_t open = 0;
+      while (isTok(Tok::LParen)) {
+        advance();
+        ++open;
+      }
+      parseInRhs();
+      for (size_t k = 0; k < open; ++k) expectTok(Tok::RParen, "')'");
+      return;
+    }
     if (isTok(Tok::LParen) && startsQuery(1)) {
       DepthGuard g(*this);
       advance();
@@ -741,7 +763,9 @@ class Parser {
         }
         ref.table = name(*nameTok);
         ref.span = Span{a.begin, nameTok->end};
-        if (ref.hasDatabase || !inScope(ref.table, false)) out_.tables.push_back(std::move(ref));
+        // Only CTE names are skipped: ClickHouse 18.16 reads `x IN alias` as a table even when a
+        // WITH expression alias of that name exists, so it is reported (over-report, never miss).
+        if (ref.hasDatabase || !inScope(ref.table, true)) out_.tables.push_back(std::move(ref));
         return;
       }
     }
@@ -993,8 +1017,29 @@ class Parser {
     else fail("window name or definition after OVER");
   }
 
+  // in(x, t), notIn, globalIn, nullIn, ...: the second argument is read like `x IN t`.
+  static bool isInFunction(std::string_view n) {
+    static const char* names[] = {"in", "notin", "globalin", "globalnotin", "nullin", "notnullin",
+                                  "globalnullin", "globalnotnullin", "inignoreset", "notinignoreset",
+                                  "globalinignoreset", "globalnotinignoreset", "nullinignoreset",
+                                  "notnullinignoreset", "globalnullinignoreset", "globalnotnullinignoreset"};
+    for (const char* x : names)
+      if (ieq(n, x)) return true;
+    return false;
+  }
+
   void parseFunctionCall() {
     const Token& fn = cur();
+    if (isName(fn) && isInFunction(fn.type == Tok::QuotedIdent ? std::string_view(unquote(text(fn))) : text(fn)) &&
+        peek(2).type != Tok::RParen) {
+      advance();
+      advance();
+      parseExprWithAlias();
+      expectTok(Tok::Comma, "',' in IN function");
+      parseInRhs();
+      expectTok(Tok::RParen, "')'");
+      return;
+    }
     classifyFunction(fn);
     bool columnsMatcher = fn.type == Tok::Ident && ieq(text(fn), "columns");
     advance();  // name

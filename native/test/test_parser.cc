@@ -215,6 +215,16 @@ TEST_CASE("analyze: tables everywhere: IN table, scalar subqueries, WITH bodies,
   CHECK(a.withNames == Names{"mx", "c"});
 }
 
+TEST_CASE("analyze: every form ClickHouse reads as a table is reported") {
+  CHECK(tableNames(an("SELECT in(1, secret), notIn(2, db.s2), globalNotIn(x, `s3`)")) == Names{"secret", "db.s2", "s3"});
+  CHECK(tableNames(an("SELECT 1 WHERE x IN (secret) OR y IN ((db.s2))")) == Names{"secret", "db.s2"});
+  CHECK(tableNames(an("SELECT 1 WHERE x IN (a, b) OR y IN (1)")).empty());
+  // USING without parentheses takes one column: ", c" is a comma join.
+  CHECK(tableNames(an("SELECT * FROM a JOIN b USING id, c")) == Names{"a", "b", "c"});
+  CHECK(tableNames(an("SELECT * FROM a JOIN b USING (id, k), c")) == Names{"a", "b", "c"});
+  CHECK(tableNames(an("SELECT arrayMap(x -> x IN lookup, arr) FROM t")) == Names{"lookup", "t"});
+}
+
 TEST_CASE("analyze: WITH names are not tables, within their scope only") {
   auto a = an("WITH cte AS (SELECT * FROM cte) SELECT * FROM cte");
   // Inside its own (non-recursive) body, `cte` is the real table.
@@ -223,10 +233,12 @@ TEST_CASE("analyze: WITH names are not tables, within their scope only") {
   CHECK(tableNames(a) == Names{"x"});
   a = an("WITH x AS (SELECT 1) SELECT * FROM (SELECT * FROM x) JOIN db.x USING id");
   CHECK(tableNames(a) == Names{"db.x"});
-  // An expression alias does not hide a FROM table, but is a value after IN.
+  // An expression alias hides no table: not in FROM, not after IN (old servers read a table).
   a = an("WITH [1, 2] AS arr, 5 AS t SELECT * FROM t WHERE y IN arr");
-  CHECK(tableNames(a) == Names{"t"});
+  CHECK(tableNames(a) == Names{"t", "arr"});
   CHECK(a.withNames == Names{"arr", "t"});
+  a = an("WITH c AS (SELECT 1) SELECT * FROM t WHERE y IN c");
+  CHECK(tableNames(a) == Names{"t"});
   a = an("WITH `q n` AS (SELECT 1) SELECT * FROM `q n`");
   CHECK(a.tables.empty());
 }
