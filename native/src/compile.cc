@@ -20,6 +20,11 @@ namespace {
 
 constexpr size_t kMaxPipeDepth = 1000;
 
+// A line comment in a filter must not swallow the closing parenthesis.
+bool guardComment(const std::string& s) {
+  return s.find("--") != std::string::npos || s.find('#') != std::string::npos;
+}
+
 struct Compiler {
   const CompileInput& in;
   std::unordered_map<std::string_view, size_t> nodeIdx, dsIdx, epIdx, filterIdx;
@@ -91,6 +96,7 @@ struct Compiler {
           target.subquery = true;
           target.sql = compiled[j];
           target.alias = ref.table;
+          target.endsWithToken = true;
           reps.push_back(Replacement{ref.span, replacementFor(ref, target)});
           continue;
         }
@@ -107,10 +113,12 @@ struct Compiler {
           const std::string& phys = ds.table.empty() ? ds.name : ds.table;
           auto fit = filterIdx.find(ds.name);
           if (fit != filterIdx.end()) {
+            const std::string& filter = in.filters[fit->second].second;
             target.subquery = true;
             target.sql = "SELECT * FROM " + quoteIdent(in.database) + "." + quoteIdent(phys) +
-                         " WHERE (" + in.filters[fit->second].second + ")";
+                         " WHERE (" + filter + (guardComment(filter) ? "\n)" : ")");
             target.alias = ref.table;
+            target.endsWithToken = true;
           } else {
             target.database = in.database;
             target.table = phys;
@@ -126,6 +134,7 @@ struct Compiler {
           target.subquery = true;
           target.sql = trimQuery(in.endpoints[eit->second].sql);
           target.alias = ref.table;
+          target.endsWithToken = true;
           reps.push_back(Replacement{ref.span, replacementFor(ref, target)});
           continue;
         }

@@ -54,30 +54,72 @@ const KwEntry kKeywords[] = {
 };
 constexpr size_t kKeywordCount = sizeof(kKeywords) / sizeof(kKeywords[0]);
 
-Kw lookupKeyword(const char* p, size_t n) {
-  if (n < 2 || n > 11) return Kw::None;
-  char buf[12];
-  for (size_t i = 0; i < n; ++i) {
-    char c = p[i];
-    buf[i] = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-  }
-  size_t lo = 0, hi = kKeywordCount;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    const char* k = kKeywords[mid].name;
-    int cmp = std::strncmp(k, buf, n);
-    if (cmp == 0 && k[n] != '\0') cmp = 1;  // keyword longer than word
-    if (cmp == 0) return kKeywords[mid].kw;
-    if (cmp < 0) lo = mid + 1; else hi = mid;
-  }
-  return Kw::None;
-}
+// Open-addressing hash table of the keywords (upper case), built once.
+struct KeywordTable {
+  static constexpr size_t kSlots = 512;
+  struct Slot {
+    uint8_t len = 0;
+    char name[12] = {};
+    Kw kw = Kw::None;
+  };
+  Slot slots[kSlots];
 
-inline bool isWordStart(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-inline bool isWordChar(unsigned char c) { return isWordStart(c) || (c >= '0' && c <= '9'); }
-inline bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+  static uint32_t hash(const char* up, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; ++i) h = (h ^ uint8_t(up[i])) * 16777619u;
+    return h;
+  }
+
+  KeywordTable() {
+    for (const auto& e : kKeywords) {
+      size_t n = std::strlen(e.name);
+      uint32_t i = hash(e.name, n) & (kSlots - 1);
+      while (slots[i].len != 0) i = (i + 1) & (kSlots - 1);
+      slots[i].len = uint8_t(n);
+      std::memcpy(slots[i].name, e.name, n);
+      slots[i].kw = e.kw;
+    }
+  }
+
+  Kw find(const char* p, size_t n) const {
+    if (n < 2 || n > 11) return Kw::None;
+    char up[12];
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; ++i) {
+      char c = p[i];
+      if (c >= 'a' && c <= 'z') c = char(c - 32);
+      up[i] = c;
+      h = (h ^ uint8_t(c)) * 16777619u;
+    }
+    for (uint32_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      const Slot& s = slots[i];
+      if (s.len == 0) return Kw::None;
+      if (s.len == n && std::memcmp(s.name, up, n) == 0) return s.kw;
+    }
+  }
+};
+
+const KeywordTable kKeywordTable;
+
+inline Kw lookupKeyword(const char* p, size_t n) { return kKeywordTable.find(p, n); }
+
+// Character classes for the hot loops of the lexer.
+enum : uint8_t { kWordStart = 1, kWord = 2, kDigit = 4, kSpace = 8 };
+struct CharClasses {
+  uint8_t c[256] = {};
+  CharClasses() {
+    for (int i = 'a'; i <= 'z'; ++i) c[i] = kWordStart | kWord;
+    for (int i = 'A'; i <= 'Z'; ++i) c[i] = kWordStart | kWord;
+    c[int('_')] = kWordStart | kWord;
+    for (int i = '0'; i <= '9'; ++i) c[i] = kWord | kDigit;
+    for (char x : {' ', '\t', '\n', '\r', '\f', '\v'}) c[uint8_t(x)] = kSpace;
+  }
+};
+const CharClasses kClasses;
+
+inline bool isWordStart(unsigned char c) { return kClasses.c[c] & kWordStart; }
+inline bool isWordChar(unsigned char c) { return kClasses.c[c] & kWord; }
+inline bool isDigit(unsigned char c) { return kClasses.c[c] & kDigit; }
 inline bool isHex(unsigned char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -210,8 +252,9 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
   while (p < e) {
     unsigned char c = *p;
     // Whitespace
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+    if (kClasses.c[c] & kSpace) {
       ++p;
+      while (p < e && (kClasses.c[*p] & kSpace)) ++p;
       continue;
     }
     const unsigned char* b = p;

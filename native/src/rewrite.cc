@@ -22,10 +22,12 @@ std::string replacementFor(const TableRef& ref, const RewriteTarget& target) {
     out += '(';
     out += target.sql;
     // A trailing line comment in the subquery must not swallow the ')'.
-    size_t lastNl = target.sql.rfind('\n');
-    std::string_view lastLine = std::string_view(target.sql).substr(lastNl == std::string::npos ? 0 : lastNl);
-    if (lastLine.find("--") != std::string_view::npos || lastLine.find('#') != std::string_view::npos)
-      out += '\n';
+    if (!target.endsWithToken) {
+      size_t lastNl = target.sql.rfind('\n');
+      std::string_view lastLine = std::string_view(target.sql).substr(lastNl == std::string::npos ? 0 : lastNl);
+      if (lastLine.find("--") != std::string_view::npos || lastLine.find('#') != std::string_view::npos)
+        out += '\n';
+    }
     out += ')';
     if (!ref.inContext && !ref.hasAlias) {
       out += " AS ";

@@ -17,6 +17,7 @@ struct RewriteTarget {
   std::string table;     // table target
   std::string sql;       // subquery target (without parentheses)
   std::string alias;     // subquery target: alias added when the reference has none
+  bool endsWithToken = false;  // subquery text ends with a token (no trailing comment to guard)
 };
 
 /** Keys are references as written, unquoted: "t" or "db.t". */
