@@ -22,7 +22,7 @@ import {
   type DataSourceRecord,
 } from '../catalog/datasources.js';
 import { appendRows, type AppendResult, type DataFormat } from '../ingest/append.js';
-import { checkDeleteCondition } from '../catalog/conditions.js';
+import { checkCondition } from '../catalog/conditions.js';
 import { Params, isForm } from './params.js';
 import type { Host } from '../clickhouse/host.js';
 import { quoteString } from '../clickhouse/sql.js';
@@ -161,7 +161,7 @@ export function datasourcesRouter(services: Services): Router {
     ]);
     const ds = requireDataSource(store, ctx.workspace.id, name);
     const condition = params.require('delete_condition');
-    checkDeleteCondition(condition, ds);
+    checkCondition(condition, ds.name, 'delete_condition');
     const host = hosts.hostFor(ctx.tenant);
     const id = randomUUID();
     const before = await countRows(host, ctx.workspace, ds);

@@ -10,6 +10,7 @@ import { readBody } from '../server/body.js';
 import { formatScope, parseScope, ScopeError, type Scope } from '../auth/scopes.js';
 import { findToken, issueToken, listTokens, type TokenRecord } from '../auth/tokens.js';
 import { Params, isForm } from './params.js';
+import { checkCondition } from '../catalog/conditions.js';
 
 const TOKEN_NAME = /^[A-Za-z0-9_.\-: ]{1,128}$/;
 const MAX_SCOPES = 256;
@@ -51,6 +52,7 @@ export function tokensRouter(services: Services): Router {
       if (err instanceof ScopeError) throw badRequest(err.message);
       throw err;
     }
+    for (const s of scopes) if (s.filter !== undefined) checkCondition(s.filter, s.resource!, `row filter of scope '${formatScope(s)}'`);
     if (scopes.some((s) => s.type === 'ADMIN') && !ctx.isAdmin) throw forbidden('Forbidden: only an ADMIN token may grant the ADMIN scope');
     const existing = listTokens(store, ctx.workspace.id);
     if (existing.some((t) => t.name === name)) throw conflict(`Token '${name}' already exists`);

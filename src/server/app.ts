@@ -14,6 +14,7 @@ import { healthRouter } from '../api/health.js';
 import { datasourcesRouter } from '../api/datasources.js';
 import { eventsRouter } from '../api/events.js';
 import { tokensRouter } from '../api/tokens.js';
+import { sqlRouter } from '../api/sql.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -33,6 +34,7 @@ export function createApp(services: Services): express.Express {
   app.use('/v0/datasources', datasourcesRouter(services));
   app.use('/v0/events', eventsRouter(services));
   app.use('/v0/tokens', tokensRouter(services));
+  app.use('/v0/sql', sqlRouter(services));
   app.use((req, _res, next) => next(new HttpError(404, `Not found: ${req.method} ${req.path.slice(0, 200)}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(err, req, res);
@@ -66,6 +68,9 @@ export function sendError(err: unknown, req: Request, res: Response): void {
     return;
   }
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  // A request refused before its body was read (413, early 4xx): close the connection
+  // so unread body bytes are never taken for the next request on it.
+  if (!req.complete) res.setHeader('Connection', 'close');
   res.status(status).json({ error: message });
 }
 

@@ -235,6 +235,77 @@ export function apiSuite(kind: string, target: SuiteTarget): void {
       assert.equal((await reader.get('/v0/datasources/events')).status, 401);
     });
 
+    it('answers the Query API in Tinybird\'s JSON shape and in other formats', async () => {
+      const r = await api.get(`/v0/sql?q=${encodeURIComponent('SELECT event, count() AS c FROM events GROUP BY event ORDER BY event LIMIT 10')}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.meta, [
+        { name: 'event', type: 'String' },
+        { name: 'c', type: 'UInt64' },
+      ]);
+      assert.equal(r.json.rows, r.json.data.length);
+      assert.ok(r.json.data.every((row: { c: unknown }) => typeof row.c === 'number'), 'UInt64 comes as a JSON number');
+      assert.equal(typeof r.json.statistics.elapsed, 'number');
+      assert.equal(typeof r.json.statistics.rows_read, 'number');
+      assert.equal(typeof r.json.statistics.bytes_read, 'number');
+      assert.ok('rows_before_limit_at_least' in r.json);
+      const csv = await api.post('/v0/sql', 'SELECT DISTINCT user_id FROM events WHERE user_id < 1003 ORDER BY user_id LIMIT 3 FORMAT CSV');
+      assert.equal(csv.status, 200, csv.text);
+      assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+      assert.equal(csv.text, '1000\n1001\n1002\n');
+      const nd = await api.form('/v0/sql', { q: 'SELECT number AS n FROM numbers(2) FORMAT JSONEachRow' });
+      assert.equal(nd.text, '{"n":0}\n{"n":1}\n');
+      const q = await api.post('/v0/sql', 'SELECT count() AS c FROM events_quarantine FORMAT JSONEachRow');
+      assert.equal(q.status, 200, q.text);
+      assert.equal(JSON.parse(q.text).c, 2);
+    });
+
+    it('refuses unsafe or unknown SQL with a 4xx that names the problem', async () => {
+      const cases: Array<[string, number, RegExp]> = [
+        ['SELECT * FROM system.tables', 400, /system/],
+        ["SELECT * FROM file('/etc/passwd', 'LineAsString')", 400, /file/],
+        ["SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')", 400, /url/],
+        ['SELECT 1; DROP TABLE events', 400, /one statement/],
+        ['DROP TABLE events', 400, /SELECT/],
+        ['INSERT INTO events VALUES (1)', 400, /SELECT/],
+        ['SELECT * FROM other_db.events', 403, /other_db/],
+        ['SELECT * FROM nope', 400, /Resource 'nope' not found/],
+        ['SELECT 1 SETTINGS readonly = 0', 400, /readonly/],
+        ['SELEC 1', 400, /SELECT|line 1/],
+        ['SELECT (1', 400, /line 1/],
+        ['SELECT nosuchcolumn FROM events', 400, /nosuchcolumn/],
+      ];
+      const before = await api.rowCount('events');
+      for (const [sql, status, re] of cases) {
+        const r = await api.post('/v0/sql', sql);
+        assert.equal(r.status, status, `${sql}: ${r.text}`);
+        assert.match(r.json.error, re, sql);
+        assert.doesNotMatch(r.json.error, /ws_default_|readonly = 1/, 'no internal names or settings in errors');
+      }
+      assert.equal(await api.rowCount('events'), before);
+    });
+
+    it('applies read scopes and row filters to the Query API', async () => {
+      const none = await api.post('/v0/tokens?name=sql_none&scope=DATASOURCES:APPEND:events');
+      const denied = await api.withToken(none.json.token).post('/v0/sql', 'SELECT count() FROM events');
+      assert.equal(denied.status, 403, denied.text);
+      const filtered = await api.post(`/v0/tokens?name=sql_filtered&scope=${encodeURIComponent('DATASOURCES:READ:events:user_id < 1003')}`);
+      assert.equal(filtered.status, 200, filtered.text);
+      const f = api.withToken(filtered.json.token);
+      for (const sql of [
+        'SELECT max(user_id) AS m FROM events FORMAT JSONEachRow',
+        'SELECT max(e.user_id) AS m FROM events AS e FORMAT JSONEachRow',
+        'SELECT max(user_id) AS m FROM (SELECT * FROM events) FORMAT JSONEachRow',
+        'SELECT max(user_id) AS m FROM events AS a ALL INNER JOIN (SELECT user_id FROM events) AS b USING user_id FORMAT JSONEachRow',
+        'SELECT max(user_id) AS m FROM (SELECT user_id FROM events UNION ALL SELECT user_id FROM events) FORMAT JSONEachRow',
+      ]) {
+        const r = await f.post('/v0/sql', sql);
+        assert.equal(r.status, 200, `${sql}: ${r.text}`);
+        assert.ok(JSON.parse(r.text).m <= 1002, `${sql} leaked rows: ${r.text}`);
+      }
+      const bad = await api.post(`/v0/tokens?name=sql_bad&scope=${encodeURIComponent('DATASOURCES:READ:events:1) UNION ALL SELECT * FROM system.one WHERE (1')}`);
+      assert.equal(bad.status, 400, bad.text);
+    });
+
     it('answers unknown routes and data sources with JSON 404', async () => {
       const r = await api.get('/v0/nothing');
       assert.equal(r.status, 404);

@@ -1,0 +1,70 @@
+/**
+ * Streaming a query result from the tenant's host to the client, in the format the
+ * client asked for, without holding it in memory. Used by the Query API (and the
+ * pipe endpoints).
+ */
+import type { Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { HostQueryError, type Host, type QuerySettings } from '../clickhouse/host.js';
+import type { OutputFormat } from '../catalog/sql-query.js';
+import type { LimitsConfig } from '../server/config.js';
+
+const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = {
+  JSON: 'application/json; charset=utf-8',
+  JSONCompact: 'application/json; charset=utf-8',
+  JSONEachRow: 'application/x-ndjson; charset=utf-8',
+  CSV: 'text/csv; charset=utf-8',
+  CSVWithNames: 'text/csv; charset=utf-8',
+  TSV: 'text/tab-separated-values; charset=utf-8',
+  TSVWithNames: 'text/tab-separated-values; charset=utf-8',
+};
+
+/** Settings every tenant read carries: the workspace limits and portable output. */
+export function readSettings(limits: LimitsConfig, requested: Record<string, string>): QuerySettings {
+  return {
+    ...requested,
+    max_execution_time: requested.max_execution_time ?? limits.maxExecutionTime,
+    max_result_rows: limits.maxResultRows,
+    result_overflow_mode: 'throw',
+    max_memory_usage: limits.maxMemoryUsage,
+    output_format_json_quote_64bit_integers: requested.output_format_json_quote_64bit_integers ?? 0,
+  };
+}
+
+/**
+ * A host error as the tenant should see it: without the workspace database
+ * qualifier Colibri added and without the settings it sent along.
+ */
+export function tenantError(err: HostQueryError, database: string): HostQueryError {
+  const escaped = database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const message = err.message
+    .replace(new RegExp(`\`?${escaped}\`?\\.`, 'g'), '')
+    .replace(/\s*SETTINGS\s[^()]*?readonly\s*=\s*1/g, '');
+  return new HostQueryError(message, err.code);
+}
+
+/** Run `sql` read-only on the host and stream the result into `res`. */
+export async function streamQuery(res: Response, host: Host, sql: string, format: OutputFormat, settings: QuerySettings, queryId: string, database: string): Promise<void> {
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
+  try {
+    const result = await host.read(sql, format, { settings, queryId, signal: abort.signal });
+    res.status(200);
+    res.setHeader('Content-Type', CONTENT_TYPES[format]);
+    res.setHeader('X-Query-Id', result.queryId);
+    await pipeline(result.stream, res);
+  } catch (err) {
+    if (abort.signal.aborted) {
+      // The client went away: stop the query on the host too.
+      await host.killQuery(queryId).catch(() => undefined);
+      return;
+    }
+    if (err instanceof HostQueryError) throw tenantError(err, database);
+    throw err;
+  } finally {
+    res.off('close', onClose);
+  }
+}
