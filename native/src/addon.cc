@@ -2,7 +2,8 @@
 // and the public types; this layer moves strings in and compact results out:
 //  - analyze(sql): integers go into a shared Int32Array (setBuffer), names come back as
 //    one array of strings; offsets are converted to UTF-16 (JS string indices).
-//  - rewrite(sql, flatMapping) and compile(...) return strings / a small object.
+//  - rewrite(sql, flatMapping) returns a string; compileKey(key) takes the whole pipe in one
+//    length-prefixed string and returns one string whose parts are described in the buffer.
 // Errors are thrown as JS Errors with `kind` ('syntax' | 'policy'), line, column, status.
 #include <napi.h>
 
@@ -220,56 +221,162 @@ Napi::Value Rewrite(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// compile(target, database, nodesFlat[name, sql...], dsFlat[name, table...],
-//         endpointsFlat[pipe, sql...], filtersFlat[name, filter...])
-Napi::Value Compile(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CompileInput in;
-  std::string target = toStd(info[0]);
-  in.database = toStd(info[1]);
-  Napi::Array nodes = info[2].As<Napi::Array>();
-  for (uint32_t i = 0; i + 1 < nodes.Length(); i += 2)
-    in.nodes.push_back(CompileNode{toStd(nodes.Get(i)), toStd(nodes.Get(i + 1))});
-  Napi::Array ds = info[3].As<Napi::Array>();
-  for (uint32_t i = 0; i + 1 < ds.Length(); i += 2)
-    in.datasources.push_back(CompileDatasource{toStd(ds.Get(i)), toStd(ds.Get(i + 1))});
-  Napi::Array eps = info[4].As<Napi::Array>();
-  for (uint32_t i = 0; i + 1 < eps.Length(); i += 2)
-    in.endpoints.push_back(CompileEndpoint{toStd(eps.Get(i)), toStd(eps.Get(i + 1))});
-  Napi::Array filters = info[5].As<Napi::Array>();
-  for (uint32_t i = 0; i + 1 < filters.Length(); i += 2)
-    in.filters.emplace_back(toStd(filters.Get(i)), toStd(filters.Get(i + 1)));
-  try {
-    CompileOutput out = compile(in, target);
-    Napi::Object res = Napi::Object::New(env);
-    res.Set("sql", Napi::String::New(env, out.sql));
-    Napi::Array order = Napi::Array::New(env, out.order.size());
-    for (size_t i = 0; i < out.order.size(); ++i) order.Set(uint32_t(i), out.order[i]);
-    res.Set("order", order);
-    Napi::Object deps = Napi::Object::New(env);
-    for (const auto& d : out.dependencies) {
-      Napi::Array list = Napi::Array::New(env, d.second.size());
-      for (size_t i = 0; i < d.second.size(); ++i) list.Set(uint32_t(i), d.second[i]);
-      deps.Set(d.first, list);
+// UTF-16 units of a UTF-8 string.
+uint32_t utf16Length(const std::string& s) {
+  uint32_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;
+  return n;
+}
+
+void appendUtf8(std::string& out, const char16_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t c = p[i];
+    if (c < 0x80) {
+      out.push_back(char(c));
+      continue;
     }
-    res.Set("dependencies", deps);
-    Napi::Array dsl = Napi::Array::New(env, out.datasources.size());
-    for (size_t i = 0; i < out.datasources.size(); ++i) dsl.Set(uint32_t(i), out.datasources[i]);
-    res.Set("datasources", dsl);
-    return res;
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && p[i + 1] >= 0xDC00 && p[i + 1] <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t(p[i + 1]) - 0xDC00);
+      ++i;
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      c = 0xFFFD;  // lone surrogate
+    }
+    if (c < 0x800) {
+      out.push_back(char(0xC0 | (c >> 6)));
+      out.push_back(char(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      out.push_back(char(0xE0 | (c >> 12)));
+      out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(char(0x80 | (c & 0x3F)));
+    } else {
+      out.push_back(char(0xF0 | (c >> 18)));
+      out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
+      out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(char(0x80 | (c & 0x3F)));
+    }
+  }
+}
+
+// Reader of the length-prefixed key built by src/compiler/pipe.ts (UTF-16 lengths):
+// field = "<len>:<text>", count = "<n>|".
+struct KeyReader {
+  const char16_t* p;
+  const char16_t* e;
+  bool ok = true;
+  size_t number(char16_t end) {
+    size_t n = 0;
+    while (p < e && *p >= u'0' && *p <= u'9') n = n * 10 + size_t(*p++ - u'0');
+    if (p >= e || *p != end) ok = false;
+    else ++p;
+    return n;
+  }
+  std::string field() {
+    size_t n = number(u':');
+    std::string out;
+    if (!ok || size_t(e - p) < n) {
+      ok = false;
+      return out;
+    }
+    appendUtf8(out, p, n);
+    p += n;
+    return out;
+  }
+  size_t count() { return number(u'|'); }
+};
+
+// compileKey(key): the whole input in one string; returns one string (parts concatenated)
+// and writes to the buffer [nParts, nOrder, nDatasources, nDeps per order node..., UTF-16
+// length per part...]; parts: sql, order names, deps of each order node, data sources.
+Napi::Value CompileKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State& s = state();
+  thread_local std::u16string key;
+  size_t len = 0;
+  if (napi_get_value_string_utf16(env, info[0], nullptr, 0, &len) != napi_ok) {
+    Napi::TypeError::New(env, "expected a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  key.resize(len + 1);
+  napi_get_value_string_utf16(env, info[0], &key[0], len + 1, &len);
+  KeyReader r{key.data(), key.data() + len};
+  CompileInput in;
+  std::string target = r.field();
+  in.database = r.field();
+  size_t n = r.count();
+  for (size_t i = 0; i < n && r.ok; ++i) {
+    CompileNode node;
+    node.name = r.field();
+    node.sql = r.field();
+    in.nodes.push_back(std::move(node));
+  }
+  n = r.count();
+  for (size_t i = 0; i < n && r.ok; ++i) {
+    CompileDatasource d;
+    d.name = r.field();
+    d.table = r.field();
+    in.datasources.push_back(std::move(d));
+  }
+  n = r.count();
+  for (size_t i = 0; i < n && r.ok; ++i) {
+    CompileEndpoint ep;
+    ep.pipe = r.field();
+    ep.sql = r.field();
+    in.endpoints.push_back(std::move(ep));
+  }
+  n = r.count();
+  for (size_t i = 0; i < n && r.ok; ++i) {
+    std::string name = r.field();
+    in.filters.emplace_back(std::move(name), r.field());
+  }
+  if (!r.ok) {
+    Napi::Error::New(env, "malformed compile input").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  CompileOutput out;
+  try {
+    out = compile(in, target);
   } catch (const SyntaxError& e) {
     throwError(env, e);
+    return env.Undefined();
   } catch (const PolicyError& e) {
     throwError(env, e);
+    return env.Undefined();
   }
-  return env.Undefined();
+  size_t nParts = 1 + out.order.size() + out.datasources.size();
+  for (const auto& d : out.dependencies) nParts += d.second.size();
+  size_t need = 3 + out.order.size() + nParts;
+  if (need > s.capacity) return Napi::Number::New(env, double(need));
+  int32_t* o = s.buffer;
+  o[0] = int32_t(nParts);
+  o[1] = int32_t(out.order.size());
+  o[2] = int32_t(out.datasources.size());
+  size_t k = 3;
+  for (const auto& d : out.dependencies) o[k++] = int32_t(d.second.size());
+  std::string all;
+  size_t total = out.sql.size();
+  for (const auto& x : out.order) total += x.size();
+  for (const auto& d : out.dependencies)
+    for (const auto& x : d.second) total += x.size();
+  for (const auto& x : out.datasources) total += x.size();
+  all.reserve(total);
+  auto part = [&](const std::string& x) {
+    o[k++] = int32_t(utf16Length(x));
+    all += x;
+  };
+  part(out.sql);
+  for (const auto& x : out.order) part(x);
+  for (const auto& d : out.dependencies)
+    for (const auto& x : d.second) part(x);
+  for (const auto& x : out.datasources) part(x);
+  return Napi::String::New(env, all);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("compileKey", Napi::Function::New(env, CompileKey, "compileKey"));
   exports.Set("setBuffer", Napi::Function::New(env, SetBuffer, "setBuffer"));
   exports.Set("analyze", Napi::Function::New(env, Analyze, "analyze"));
   exports.Set("rewrite", Napi::Function::New(env, Rewrite, "rewrite"));
-  exports.Set("compile", Napi::Function::New(env, Compile, "compile"));
   exports.Set("maxInputBytes", Napi::Number::New(env, double(kMaxInputBytes)));
   exports.Set("maxDepth", Napi::Number::New(env, double(kMaxDepth)));
   return exports;

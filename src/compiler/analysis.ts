@@ -63,6 +63,19 @@ export function native(): NativeCompiler {
   return nativeModule;
 }
 
+/** The Int32Array shared with the addon (results of analyze / compileKey). */
+export function sharedBuffer(): Int32Array {
+  native();
+  return buffer;
+}
+
+/** Replaces the shared buffer with one of at least `size` ints. */
+export function growSharedBuffer(size: number): Int32Array {
+  buffer = new Int32Array(Math.max(size, buffer.length * 2));
+  native().setBuffer(buffer);
+  return buffer;
+}
+
 function functionRefs(b: Int32Array, s: string[], k: number, n: number): FunctionRef[] {
   const out: FunctionRef[] = [];
   for (let i = 0; i < n; i++, k += 3) out.push(Object.freeze({ name: s[b[k]!]!, start: b[k + 1]!, end: b[k + 2]! }));
@@ -127,8 +140,7 @@ export function analyzeUncached(sql: string): Analysis {
   try {
     res = n.analyze(sql);
     if (typeof res === 'number') {
-      buffer = new Int32Array(Math.max(res, buffer.length * 2));
-      n.setBuffer(buffer);
+      growSharedBuffer(res);
       res = n.analyze(sql);
     }
   } catch (err) {

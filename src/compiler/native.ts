@@ -9,14 +9,8 @@ export interface NativeCompiler {
   /** Fills the shared buffer; returns the strings it refers to, or the buffer size it needs. */
   analyze(sql: string): string[] | number;
   rewrite(sql: string, flatMapping: string[]): string;
-  compile(
-    target: string,
-    database: string,
-    nodes: string[],
-    datasources: string[],
-    endpoints: string[],
-    filters: string[],
-  ): { sql: string; order: string[]; dependencies: Record<string, string[]>; datasources: string[] };
+  /** compile() with the whole input in one length-prefixed string; parts in the buffer */
+  compileKey(key: string): string | number;
   maxInputBytes: number;
   maxDepth: number;
 }

@@ -172,6 +172,18 @@ describe('compile', () => {
     assert.deepEqual(compileUncached(nodes, 'per_user', resources), { ...a });
   });
 
+  it('keeps non-ASCII names and text intact', () => {
+    const r = compileUncached(
+      [{ name: 'nœud', sql: "SELECT '😀' AS e, * FROM `événements`" }, { name: 'fin', sql: 'SELECT * FROM `nœud`' }],
+      'fin',
+      { database: 'wś', datasources: [{ name: 'événements' }], endpoints: [] },
+    );
+    assert.equal(r.sql, "SELECT * FROM (SELECT '😀' AS e, * FROM `wś`.`événements`) AS `nœud`");
+    assert.deepEqual(r.order, ['nœud', 'fin']);
+    assert.deepEqual(r.dependencies, { 'nœud': ['événements'], fin: ['nœud'] });
+    assert.deepEqual(r.datasources, ['événements']);
+  });
+
   it('names cycles and unknown resources', () => {
     const cyc = policyError(() =>
       compile([{ name: 'a', sql: 'SELECT * FROM b' }, { name: 'b', sql: 'SELECT * FROM a' }], 'a', resources),
