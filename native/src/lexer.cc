@@ -130,8 +130,10 @@ size_t unicodeSpace(const unsigned char* p, const unsigned char* e) {
   if (n >= 2 && p[0] == 0xC2 && p[1] == 0xA0) return 2;                       // U+00A0
   if (n >= 3 && p[0] == 0xE1 && p[1] == 0x9A && p[2] == 0x80) return 3;       // U+1680
   if (n >= 3 && p[0] == 0xE2 && p[1] == 0x80 &&
-      ((p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF))
-    return 3;                                                                 // U+2000..200A, 2028, 2029, 202F
+      ((p[2] >= 0x80 && p[2] <= 0x8D) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF))
+    return 3;                                                                 // U+2000..200D, 2028, 2029, 202F
+  if (n >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0xA0) return 3;       // U+2060
+  if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) return 3;       // U+FEFF
   if (n >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) return 3;       // U+205F
   if (n >= 3 && p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) return 3;       // U+3000
   return 0;
@@ -366,6 +368,17 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
         ++p;
         push(Tok::Slash, b, p);
         continue;
+      case '#':
+        // ClickHouse reads "# " and "#!" as line comments.
+        if (p + 1 < e && (p[1] == ' ' || p[1] == '\t' || p[1] == '!')) {
+          while (p < e && *p != '\n') ++p;
+          continue;
+        }
+        if (p + 1 == e) {
+          ++p;
+          continue;
+        }
+        throwSyntax(src, off(b), "unexpected character '#'");
       case '(': ++p; push(Tok::LParen, b, p); continue;
       case ')': ++p; push(Tok::RParen, b, p); continue;
       case '[': ++p; push(Tok::LBracket, b, p); continue;

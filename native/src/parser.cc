@@ -243,6 +243,13 @@ class Parser {
 
   void parseSelectUnion(bool top) {
     DepthGuard g(*this);
+    // WITH names of a union's first SELECT are visible in the later members (ClickHouse 26).
+    size_t scopeMark = scope_.size();
+    struct ScopeReset {
+      std::vector<ScopeName>& s;
+      size_t mark;
+      ~ScopeReset() { s.resize(mark); }
+    } reset{scope_, scopeMark};
     for (;;) {
       size_t settingsBefore = out_.settings.size();
       size_t stripBefore = out_.strip.size();
@@ -277,7 +284,6 @@ class Parser {
   }
 
   void parseSelect(bool top) {
-    size_t scopeMark = scope_.size();
     if (acceptKw(Kw::WITH)) parseWith();
     expectKw(Kw::SELECT, "SELECT");
     if (acceptKw(Kw::DISTINCT)) {
@@ -370,7 +376,6 @@ class Parser {
       }
     }
     if (isKw(Kw::SETTINGS)) parseSettings(top);
-    scope_.resize(scopeMark);
   }
 
   void parseSettings(bool top) {
@@ -398,7 +403,7 @@ class Parser {
   }
 
   void parseWith() {
-    acceptKw(Kw::RECURSIVE);
+    bool recursive = acceptKw(Kw::RECURSIVE);
     do {
       // name AS (subquery)
       if (isName(cur()) && peek(1).type == Tok::Ident && peek(1).kw == Kw::AS &&
@@ -407,9 +412,10 @@ class Parser {
         advance();
         advance();
         advance();
+        if (recursive) addWithName(n, true);  // visible in its own body
         parseSelectUnion(false);
         expectTok(Tok::RParen, "')'");
-        addWithName(n, true);
+        if (!recursive) addWithName(n, true);
         continue;
       }
       parseExpr();
@@ -763,9 +769,8 @@ class Parser {
         }
         ref.table = name(*nameTok);
         ref.span = Span{a.begin, nameTok->end};
-        // Only CTE names are skipped: ClickHouse 18.16 reads `x IN alias` as a table even when a
-        // WITH expression alias of that name exists, so it is reported (over-report, never miss).
-        if (ref.hasDatabase || !inScope(ref.table, true)) out_.tables.push_back(std::move(ref));
+        // Any WITH name is a value after IN (ClickHouse 26 resolves the alias first).
+        if (ref.hasDatabase || !inScope(ref.table, false)) out_.tables.push_back(std::move(ref));
         return;
       }
     }
@@ -820,6 +825,10 @@ class Parser {
       if (k == Kw::LIKE || k == Kw::ILIKE || k == Kw::REGEXP) {
         advance();
         parseConcat();
+        if (cur().type == Tok::Ident && ieq(text(cur()), "escape") && peek(1).type == Tok::String) {
+          advance();
+          advance();
+        }
         continue;
       }
       if (k == Kw::BETWEEN) {
@@ -939,6 +948,7 @@ class Parser {
     do {
       if (isKw(Kw::SELECT) || (isKw(Kw::WITH) && startsQuery(0))) {
         parseSelectUnion(false);
+        if (acceptKw(Kw::ELSE)) parseTableElement();  // viewIfPermitted(SELECT ... ELSE f(...))
       } else {
         parseExprWithAlias();
       }

@@ -105,6 +105,11 @@ TEST_CASE("parser: accepts the analytics SELECT dialect") {
       "SELECT f(x AS y, y) FROM t",
       "SELECT 1; ",
       "SELECT $$heredoc 'text'$$",
+      "SELECT 1 # hash comment",
+      "SELECT 1 #! shebang comment",
+      "SELECT count() FROM t WHERE url LIKE '%\\_%' ESCAPE '\\\\'",
+      "SELECT * FROM viewIfPermitted(SELECT 1 ELSE null('x UInt8'))",
+      "SELECT 1\xE2\x80\x8B FROM t",
       "SELECT 1_000_000, 0b101, 1e-3, inf, nan",
       "SELECT * FROM generateRandom('a UInt8', 1, 10, 2) LIMIT 3",
       "SELECT * FROM values('x UInt8', 1, 2, 3)",
@@ -233,12 +238,17 @@ TEST_CASE("analyze: WITH names are not tables, within their scope only") {
   CHECK(tableNames(a) == Names{"x"});
   a = an("WITH x AS (SELECT 1) SELECT * FROM (SELECT * FROM x) JOIN db.x USING id");
   CHECK(tableNames(a) == Names{"db.x"});
-  // An expression alias hides no table: not in FROM, not after IN (old servers read a table).
+  // An expression alias hides no FROM table, but is a value after IN.
   a = an("WITH [1, 2] AS arr, 5 AS t SELECT * FROM t WHERE y IN arr");
-  CHECK(tableNames(a) == Names{"t", "arr"});
+  CHECK(tableNames(a) == Names{"t"});
   CHECK(a.withNames == Names{"arr", "t"});
   a = an("WITH c AS (SELECT 1) SELECT * FROM t WHERE y IN c");
   CHECK(tableNames(a) == Names{"t"});
+  // Recursive CTEs see themselves; a union's CTEs are visible in every member.
+  CHECK(an("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r").tables.empty());
+  CHECK(tableNames(an("WITH p AS (SELECT 1 FROM o) SELECT * FROM p UNION ALL SELECT * FROM p")) == Names{"o"});
+  CHECK(an("SELECT x FROM (WITH w AS (SELECT 1 AS x) SELECT x FROM w UNION ALL SELECT x FROM w)").tables.empty());
+  CHECK(tableNames(an("SELECT * FROM (WITH w AS (SELECT 1) SELECT * FROM w) UNION ALL SELECT * FROM w")) == Names{"w"});
   a = an("WITH `q n` AS (SELECT 1) SELECT * FROM `q n`");
   CHECK(a.tables.empty());
 }
