@@ -2,6 +2,14 @@
  * Coalesces concurrent Events API requests for the same table into fewer, larger
  * inserts. Each submitted payload resolves when the insert that carries it has been
  * acknowledged by ClickHouse (or rejects with that insert's error).
+ *
+ * A pending batch is flushed when it is full (maxBatchRows / maxBatchBytes), when its
+ * first payload has waited flushIntervalMs, or — group commit — as soon as it holds
+ * minFlushRows rows and no insert of the same table is in flight (else when that
+ * insert ends). So large requests are not held back by the timer (clients waiting
+ * with `wait=true` would otherwise be paced by it: measured by test/bench/events.ts),
+ * while a table's inserts stay at least minFlushRows rows each (or one per
+ * flushIntervalMs) and, under load, grow to whatever arrives during the previous one.
  */
 import type { Host, InsertFormat } from '../clickhouse/host.js';
 import { HttpError } from '../server/errors.js';
@@ -13,7 +21,15 @@ export interface BatcherOptions {
   maxBatchBytes: number;
   /** Pending bytes (all tables) above which new payloads are refused with 503. */
   maxPendingBytes: number;
+  /**
+   * A batch of at least this many rows does not wait for the timer: it is flushed
+   * as soon as no insert of the same table is in flight (default 1000).
+   */
+  minFlushRows?: number;
 }
+
+/** Default of BatcherOptions.minFlushRows. */
+export const DEFAULT_MIN_FLUSH_ROWS = 1000;
 
 interface Waiter {
   resolve: () => void;
@@ -35,11 +51,15 @@ export class InsertBatcher {
   readonly #options: BatcherOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Inserts in flight per key. */
+  readonly #busy = new Map<string, number>();
+  readonly #minFlushRows: number;
   #pendingBytes = 0;
   #closed = false;
 
   constructor(options: BatcherOptions) {
     this.#options = options;
+    this.#minFlushRows = options.minFlushRows ?? DEFAULT_MIN_FLUSH_ROWS;
   }
 
   /** Bytes accepted but not yet acknowledged by a host. */
@@ -76,6 +96,7 @@ export class InsertBatcher {
     this.#pendingBytes += payload.length;
     const promise = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
     if (batch.bytes >= this.#options.maxBatchBytes || batch.rows >= this.#options.maxBatchRows) this.#flush(key);
+    else if (batch.rows >= this.#minFlushRows && !this.#busy.has(key)) this.#flush(key);
     return promise;
   }
 
@@ -85,6 +106,7 @@ export class InsertBatcher {
     this.#pending.delete(key);
     if (batch.timer !== undefined) clearTimeout(batch.timer);
     const payload = batch.chunks.length === 1 ? batch.chunks[0]! : Buffer.concat(batch.chunks, batch.bytes);
+    this.#busy.set(key, (this.#busy.get(key) ?? 0) + 1);
     const done = batch.host
       .insert(batch.table, payload, batch.format)
       .then(
@@ -94,6 +116,14 @@ export class InsertBatcher {
       .finally(() => {
         this.#pendingBytes -= batch.bytes;
         this.#inFlight.delete(done);
+        const busy = (this.#busy.get(key) ?? 1) - 1;
+        if (busy > 0) this.#busy.set(key, busy);
+        else {
+          this.#busy.delete(key);
+          // Group commit: what accumulated during this insert goes now if it is large enough.
+          const next = this.#pending.get(key);
+          if (next !== undefined && next.rows >= this.#minFlushRows) this.#flush(key);
+        }
       });
     this.#inFlight.add(done);
   }

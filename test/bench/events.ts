@@ -1,0 +1,299 @@
+/**
+ * Events API throughput (issue 2): rows/s through `POST /v0/events?wait=true` for
+ * web-analytics events of about 250 bytes with three nested JSONPaths, and its ratio
+ * to inserting the same rows (already in final column form, JSONEachRow) directly
+ * with @clickhouse/client into the same host, in the same run.
+ *
+ * - The server runs in this process (`startServer`, embedded host); the load
+ *   generator (events-load.ts) runs in a child process with keep-alive connections.
+ * - The baseline goes through the tenant's Host (`insert`: @clickhouse/client over
+ *   HTTP to the chdb child), with the same batch sizes and concurrency, into a
+ *   second table of the same schema.
+ * - Both paths are warmed up, then measured alternately (A B A B A B); the median is
+ *   reported. After every measurement the table's row count must have grown by the
+ *   acknowledged rows exactly, otherwise the bench fails.
+ *
+ * Run alone: `npm run build && node dist/test/bench/events.js`.
+ * Knobs (environment): COLIBRI_BENCH_EVENTS_ROWS (rows per measurement, default
+ * 250000), COLIBRI_BENCH_EVENTS_ROUNDS (default 3), COLIBRI_BENCH_EVENTS_BATCHES
+ * (events per request, default "1000,5000"), COLIBRI_BENCH_EVENTS_CONNECTIONS
+ * (default 4).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/server/start.js';
+import type { RunningServer } from '../../src/server/start.js';
+import { setLogLevel } from '../../src/ops/log.js';
+import { findWorkspace, getTenant } from '../../src/tenancy/model.js';
+import { qualified, requireDataSource } from '../../src/catalog/datasources.js';
+import { createNdjsonEncoder } from '../../src/ingest/ndjson.js';
+import type { Host } from '../../src/clickhouse/host.js';
+import type { LoadJob, LoadResult } from './events-load.js';
+
+const TARGET_ROWS_PER_SECOND = 200_000;
+const TARGET_RATIO = 0.8;
+/** Distinct bodies per batch size (sent round-robin). */
+const BODY_POOL = 8;
+
+const SCHEMA = [
+  '`timestamp` DateTime `json:$.timestamp`',
+  '`session_id` String `json:$.session_id`',
+  '`action` LowCardinality(String) `json:$.action`',
+  '`version` LowCardinality(String) `json:$.version`',
+  '`pathname` String `json:$.payload.pathname`',
+  '`referrer` String `json:$.payload.referrer`',
+  '`user_agent` String `json:$.payload.user_agent`',
+].join(', ');
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer`);
+  return n;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PATHS = ['/', '/pricing', '/docs', '/docs/quick-start', '/docs/api/events', '/blog/real-time-analytics', '/about', '/signup', '/docs/api/pipes', '/changelog'];
+const REFERRERS = ['https://www.google.com/', 'https://duckduckgo.com/', 'https://news.ycombinator.com/', '', 'https://twitter.com/', 'https://www.bing.com/'];
+const AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Safari/605.1',
+  'Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4) Mobile/15E148',
+];
+const ACTIONS = ['page_hit', 'page_hit', 'page_hit', 'click', 'scroll'];
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)]!;
+}
+
+/** One NDJSON body of `rows` web-analytics events. */
+function makeBody(seed: number, rows: number): Buffer {
+  const r = rng(seed);
+  const base = Date.UTC(2024, 4, 1) / 1000;
+  const lines: string[] = new Array<string>(rows);
+  for (let i = 0; i < rows; i++) {
+    const ts = new Date((base + Math.floor(r() * 86_400 * 30)) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const sid = Math.floor(r() * 0xffffffff).toString(16).padStart(8, '0');
+    lines[i] = JSON.stringify({
+      timestamp: ts,
+      session_id: `${sid}-3f41-4e6b-9a7c-${String(seed * rows + i).padStart(12, '0')}`,
+      action: pick(r, ACTIONS),
+      version: '1',
+      payload: { pathname: pick(r, PATHS), referrer: pick(r, REFERRERS), user_agent: pick(r, AGENTS) },
+    });
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+async function api(server: RunningServer, method: string, pathAndQuery: string, body?: string): Promise<unknown> {
+  const res = await fetch(new URL(pathAndQuery, server.url), {
+    method,
+    headers: { Authorization: `Bearer ${server.adminToken}` },
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${pathAndQuery.split('?')[0]}: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  return text === '' ? null : JSON.parse(text);
+}
+
+async function createDataSource(server: RunningServer, name: string): Promise<void> {
+  const q = new URLSearchParams({ name, schema: SCHEMA, engine: 'MergeTree', engine_sorting_key: 'action, timestamp' });
+  await api(server, 'POST', `/v0/datasources?${q.toString()}`);
+}
+
+async function countRows(host: Host, table: string): Promise<number> {
+  const rows = await host.queryRows<{ n: number }>(`SELECT count() AS n FROM ${table}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+function runLoad(job: LoadJob, jobFile: string): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('./events-load.js', import.meta.url));
+  return (async () => {
+    await writeFile(jobFile, JSON.stringify(job));
+    return new Promise<LoadResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [script, jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code !== 0) reject(new Error(`load generator exited with ${code}: ${err.trim().slice(0, 1000)}`));
+        else resolve(JSON.parse(out.trim()) as LoadResult);
+      });
+    });
+  })();
+}
+
+/** Inserts `requests` payloads (round-robin) into `table` over `connections` concurrent callers. */
+async function runDirect(host: Host, table: string, payloads: Buffer[], requests: number, connections: number): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: connections }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= requests) return;
+      await host.insert(table, payloads[i % payloads.length]!, 'JSONEachRow');
+    }
+  }));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** CPU seconds used so far by process `pid` (Linux /proc; undefined elsewhere). */
+function procCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of this process and of the engine child, for the "CPU per million rows" line. */
+function cpuNow(enginePid: number | undefined): { self: number; engine: number | undefined } {
+  const u = process.cpuUsage();
+  return { self: (u.user + u.system) / 1e6, engine: procCpuSeconds(enginePid) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+export async function benchEvents(): Promise<void> {
+  const rowsPerRun = envInt('COLIBRI_BENCH_EVENTS_ROWS', 250_000);
+  const rounds = envInt('COLIBRI_BENCH_EVENTS_ROUNDS', 3);
+  const connections = envInt('COLIBRI_BENCH_EVENTS_CONNECTIONS', 4);
+  const batches = (process.env.COLIBRI_BENCH_EVENTS_BATCHES ?? '1000,5000').split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n <= 0) throw new Error('COLIBRI_BENCH_EVENTS_BATCHES: expected positive integers');
+    return n;
+  });
+
+  setLogLevel('warn');
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'colibri-bench-events-'));
+  const server = await startServer({ ...defaultConfig(), port: 0, dataDir: path.join(tmp, 'data') });
+  try {
+    const { store, hosts } = server.services;
+    const tenant = getTenant(store, 'local');
+    const ws = tenant === undefined ? undefined : findWorkspace(store, tenant.slug, 'default');
+    if (tenant === undefined || ws === undefined) throw new Error('default tenant/workspace not provisioned');
+    const host = hosts.hostFor(tenant);
+    await createDataSource(server, 'bench_events');
+    await createDataSource(server, 'bench_direct');
+    const eventsTable = qualified(ws, 'bench_events');
+    const directTable = qualified(ws, 'bench_direct');
+    const columns = requireDataSource(store, ws.id, 'bench_events').columns;
+
+    console.log(`  ${connections} concurrent keep-alive connections, wait=true, ${rowsPerRun.toLocaleString('en-US')} rows per measurement, ` +
+      `${rounds} alternating rounds per path (median), server in-process on an embedded host, load generator in a child process`);
+    let failures = 0;
+    for (const batch of batches) {
+      const requests = Math.max(1, Math.round(rowsPerRun / batch));
+      const pool = Math.min(BODY_POOL, requests);
+      const bodies: Buffer[] = [];
+      const files: string[] = [];
+      const payloads: Buffer[] = [];
+      for (let p = 0; p < pool; p++) {
+        const body = makeBody(batch * 1000 + p, batch);
+        bodies.push(body);
+        const file = path.join(tmp, `body-${batch}-${p}.ndjson`);
+        await writeFile(file, body);
+        files.push(file);
+        // The baseline's payload: the same rows in final column form, as the server writes them.
+        const enc = createNdjsonEncoder(columns, { importId: 'bench', now: new Date() });
+        const a = enc.push(body);
+        const b = enc.end();
+        if (a.quarantineRows + b.quarantineRows !== 0 || a.goodRows + b.goodRows !== batch) throw new Error('bench data does not fit the schema');
+        payloads.push(Buffer.concat([a.good, b.good]));
+      }
+      const avgBytes = bodies.reduce((s, b) => s + b.length, 0) / (pool * batch);
+      const jobFile = path.join(tmp, `job-${batch}.json`);
+      const job = (n: number): LoadJob => ({ url: server.url, token: server.adminToken, name: 'bench_events', bodies: files, requests: n, connections });
+
+      // Warm-up of both paths (JIT, connections, first parts on disk).
+      const warm = Math.max(connections * 2, Math.round(requests / 5));
+      await runLoad(job(warm), jobFile);
+      await runDirect(host, directTable, payloads, warm, connections);
+
+      const eventsRates: number[] = [];
+      const directRates: number[] = [];
+      const enginePid = (host as { pid?: number }).pid;
+      const cpu = { events: { server: 0, engine: 0, load: 0 }, direct: { server: 0, engine: 0 } };
+      for (let round = 0; round < rounds; round++) {
+        const before = await countRows(host, eventsTable);
+        const c0 = cpuNow(enginePid);
+        const r = await runLoad(job(requests), jobFile);
+        const c1 = cpuNow(enginePid);
+        cpu.events.server += c1.self - c0.self;
+        cpu.events.engine += (c1.engine ?? 0) - (c0.engine ?? 0);
+        cpu.events.load += r.cpuSeconds;
+        const after = await countRows(host, eventsTable);
+        if (r.quarantined !== 0) throw new Error(`events: ${r.quarantined} rows were quarantined`);
+        if (r.rows !== requests * batch) throw new Error(`events: ${r.rows} rows acknowledged, ${requests * batch} sent`);
+        if (after - before !== r.rows) throw new Error(`events: ${r.rows} rows acknowledged but the table grew by ${after - before}: rows were lost`);
+        eventsRates.push(r.rows / r.seconds);
+
+        const dBefore = await countRows(host, directTable);
+        const d0 = cpuNow(enginePid);
+        const seconds = await runDirect(host, directTable, payloads, requests, connections);
+        const d1 = cpuNow(enginePid);
+        cpu.direct.server += d1.self - d0.self;
+        cpu.direct.engine += (d1.engine ?? 0) - (d0.engine ?? 0);
+        const dAfter = await countRows(host, directTable);
+        if (dAfter - dBefore !== requests * batch) throw new Error(`direct: ${requests * batch} rows inserted but the table grew by ${dAfter - dBefore}`);
+        directRates.push((requests * batch) / seconds);
+      }
+      const ev = median(eventsRates);
+      const di = median(directRates);
+      const ratio = ev / di;
+      const okRate = ev >= TARGET_ROWS_PER_SECOND;
+      const okRatio = ratio >= TARGET_RATIO;
+      if (!okRate || !okRatio) failures++;
+      console.log(`  batch ${batch.toLocaleString('en-US')} events/request (${avgBytes.toFixed(0)} B/event, ${requests} requests):`);
+      console.log(`    Events API            ${fmt(ev).padStart(9)} rows/s  (runs: ${eventsRates.map(fmt).join(', ')})  target >= ${fmt(TARGET_ROWS_PER_SECOND)}  ${okRate ? 'MET' : 'MISSED'}`);
+      console.log(`    baseline direct insert ${fmt(di).padStart(8)} rows/s  (runs: ${directRates.map(fmt).join(', ')})  @clickhouse/client JSONEachRow, same host`);
+      const perM = (x: number): string => (x / ((rounds * requests * batch) / 1e6)).toFixed(2);
+      console.log(`    CPU s per 1M rows: Events API server ${perM(cpu.events.server)} + engine ${perM(cpu.events.engine)} + load generator ${perM(cpu.events.load)}; ` +
+        `baseline client ${perM(cpu.direct.server)} + engine ${perM(cpu.direct.engine)}`);
+      console.log(`    ratio Events/baseline  ${ratio.toFixed(2).padStart(8)}         target >= ${TARGET_RATIO}  ${okRatio ? 'MET' : 'MISSED'}`);
+    }
+    // The JSONPaths really extracted the nested values.
+    const check = await host.queryRows<{ empty: number }>(`SELECT countIf(pathname = '' OR user_agent = '') AS empty FROM ${eventsTable}`);
+    if (Number(check[0]?.empty ?? 1) !== 0) throw new Error('events: some rows have empty JSONPath columns');
+    if (failures > 0) console.log(`  ${failures} batch size(s) missed a target (figures are noisy on a shared machine: rerun before concluding)`);
+  } finally {
+    await server.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  benchEvents().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
