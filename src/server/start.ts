@@ -68,6 +68,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      // Keep-alive clients would otherwise go on sending requests on their open connections until shutdownTimeoutMs cuts them.
+      server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.setHeader('Connection', 'close'));
       log('info', 'shutting down: no new connections, finishing in-flight requests');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
