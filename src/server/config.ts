@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseSso, type OperatorsConfig, type SsoConfig } from '../auth/sso/config.js';
 
 export type HostConfig =
   | { kind: 'embedded' }
@@ -26,6 +27,8 @@ export interface TenantConfig {
   name: string;
   host: HostConfig;
   workspaces: string[];
+  /** Single sign-on with the tenant's own IdP (OIDC and/or SAML) and claim-mapping rules; docs/auth.md. */
+  sso?: SsoConfig;
 }
 
 export interface LimitsConfig {
@@ -58,6 +61,8 @@ export interface ServerConfig {
   tenants: TenantConfig[];
   limits: LimitsConfig;
   ingest: IngestConfig;
+  /** The SaaS operators' own IdP; operator sessions carry operator scopes only (docs/auth.md). */
+  operators?: OperatorsConfig;
 }
 
 export class ConfigError extends Error {
@@ -104,7 +109,7 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   return config;
 }
 
-const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest']);
+const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest', 'operators']);
 
 function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): void {
   let text: string;
@@ -131,6 +136,7 @@ function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): 
   if (obj.tenants !== undefined) config.tenants = parseTenants(obj.tenants, env);
   if (obj.limits !== undefined) config.limits = parseLimits(obj.limits, config.limits);
   if (obj.ingest !== undefined) config.ingest = parseIngest(obj.ingest, config.ingest);
+  if (obj.operators !== undefined) config.operators = parseSso(obj.operators, 'operators', env, failConfig, 'operators');
 }
 
 function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
@@ -139,7 +145,7 @@ function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
   return value.map((item, i) => {
     const at = `tenants[${i}]`;
     const t = object(item, at);
-    allowKeys(t, at, ['slug', 'name', 'host', 'workspaces']);
+    allowKeys(t, at, ['slug', 'name', 'host', 'workspaces', 'sso']);
     const slug = slugValue(t.slug, `${at}.slug`);
     if (seen.has(slug)) throw new ConfigError(`${at}.slug: duplicate tenant '${slug}'`);
     seen.add(slug);
@@ -151,7 +157,9 @@ function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
       workspaces = t.workspaces.map((w, j) => slugValue(w, `${at}.workspaces[${j}]`));
       if (new Set(workspaces).size !== workspaces.length) throw new ConfigError(`${at}.workspaces: duplicate workspace name`);
     }
-    return { slug, name, host, workspaces };
+    const tenant: TenantConfig = { slug, name, host, workspaces };
+    if (t.sso !== undefined) tenant.sso = parseSso(t.sso, `${at}.sso`, env, failConfig, workspaces);
+    return tenant;
   });
 }
 
@@ -209,6 +217,11 @@ function parseIngest(value: unknown, base: IngestConfig): IngestConfig {
     maxBatchRows: l.maxBatchRows === undefined ? base.maxBatchRows : positiveInt(l.maxBatchRows, 'ingest.maxBatchRows'),
     maxBatchBytes: l.maxBatchBytes === undefined ? base.maxBatchBytes : positiveInt(l.maxBatchBytes, 'ingest.maxBatchBytes'),
   };
+}
+
+/** For parsers in other modules: throw a ConfigError. */
+function failConfig(message: string): never {
+  throw new ConfigError(message);
 }
 
 function object(value: unknown, at: string): Record<string, unknown> {

@@ -8,9 +8,9 @@
  * Domain modules (tenancy, catalog, auth) own the record types and wrap these
  * calls in typed functions.
  */
-export type Collection = 'meta' | 'tenants' | 'workspaces' | 'tokens' | 'datasources' | 'pipes';
+export type Collection = 'meta' | 'tenants' | 'workspaces' | 'tokens' | 'datasources' | 'pipes' | 'revocations';
 
-export const COLLECTIONS: readonly Collection[] = ['meta', 'tenants', 'workspaces', 'tokens', 'datasources', 'pipes'];
+export const COLLECTIONS: readonly Collection[] = ['meta', 'tenants', 'workspaces', 'tokens', 'datasources', 'pipes', 'revocations'];
 
 /** JSON-serialisable record. */
 export type StateValue = { readonly [key: string]: unknown };

@@ -1,0 +1,94 @@
+/**
+ * Workspace JWTs issued in exchange for an SSO session (`POST /auth/token`, and
+ * `colibri login`). Signed with jose (ES256) by a per-tenant key kept in the
+ * state store (`meta`, `sso.jwt-key.<tenant>`); the public keys are what
+ * `verifyWorkspaceToken` checks against. Scopes are always a subset of the
+ * session's grants for that workspace (`subsetOfGrants`).
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
+import type { StateStore } from '../../state/store.js';
+import type { Grant } from './config.js';
+
+export const WORKSPACE_TOKEN_ISSUER = 'colibri-sso';
+const AUDIENCE = 'colibri-workspace';
+
+interface JwtKeyRecord {
+  readonly [key: string]: unknown;
+  kid: string;
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+async function tenantKey(store: StateStore, tenant: string): Promise<JwtKeyRecord> {
+  const id = `sso.jwt-key.${tenant}`;
+  const have = store.get<JwtKeyRecord>('meta', id);
+  if (have !== undefined) return have;
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = randomUUID();
+  const rec: JwtKeyRecord = { kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256' } };
+  await store.commit([{ op: 'put', collection: 'meta', id, value: rec }]);
+  return store.get<JwtKeyRecord>('meta', id)!;
+}
+
+/** The scopes a session holds in one workspace (union of `*` and that workspace's grants). */
+export function grantedScopes(grants: readonly Grant[], workspace: string): Set<string> {
+  const out = new Set<string>();
+  for (const g of grants) if (g.workspace === '*' || g.workspace === workspace) for (const s of g.scopes) out.add(s);
+  return out;
+}
+
+/**
+ * The requested scopes if every one is granted (ADMIN in the grants covers any
+ * scope), else the first scope that is not. No request: exactly the grants.
+ */
+export function subsetOfGrants(grants: readonly Grant[], workspace: string, requested: readonly string[] | undefined): { ok: true; scopes: string[] } | { ok: false; denied: string } {
+  const granted = grantedScopes(grants, workspace);
+  if (requested === undefined || requested.length === 0) return { ok: true, scopes: [...granted] };
+  for (const s of requested) if (!granted.has(s) && !granted.has('ADMIN')) return { ok: false, denied: s };
+  return { ok: true, scopes: [...new Set(requested)] };
+}
+
+/** Sign a workspace JWT. */
+export async function issueWorkspaceToken(store: StateStore, p: { tenant: string; workspaceId: string; workspace: string; subject: string; scopes: string[]; ttlSeconds: number }): Promise<string> {
+  const key = await tenantKey(store, p.tenant);
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ten: p.tenant, workspace_id: p.workspaceId, workspace: p.workspace, scopes: p.scopes, name: `sso:${p.subject}` })
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
+    .setIssuer(WORKSPACE_TOKEN_ISSUER)
+    .setAudience(AUDIENCE)
+    .setSubject(p.subject)
+    .setJti(randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + p.ttlSeconds)
+    .sign(await importJWK(key.privateJwk, 'ES256'));
+}
+
+/** What a verified workspace JWT says. */
+export interface WorkspaceTokenClaims {
+  ten: string;
+  workspace_id: string;
+  workspace: string;
+  scopes: string[];
+  sub: string;
+  exp: number;
+}
+
+/** Verify a workspace JWT of `tenant` (for the lead's authenticate wiring); undefined when invalid. */
+export async function verifyWorkspaceToken(store: StateStore, tenant: string, token: string): Promise<WorkspaceTokenClaims | undefined> {
+  const rec = store.get<JwtKeyRecord>('meta', `sso.jwt-key.${tenant}`);
+  if (rec === undefined) return undefined;
+  try {
+    const { payload } = await jwtVerify(token, await importJWK(rec.publicJwk, 'ES256'), { issuer: WORKSPACE_TOKEN_ISSUER, audience: AUDIENCE, algorithms: ['ES256'] });
+    if (payload.ten !== tenant || !Array.isArray(payload.scopes)) return undefined;
+    return payload as unknown as WorkspaceTokenClaims;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The tenant's public JWKS (for verifiers elsewhere). */
+export function workspaceTokenJwks(store: StateStore, tenant: string): { keys: JWK[] } {
+  const rec = store.get<JwtKeyRecord>('meta', `sso.jwt-key.${tenant}`);
+  return { keys: rec === undefined ? [] : [rec.publicJwk] };
+}
