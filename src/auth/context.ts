@@ -1,23 +1,52 @@
 /**
  * Resolving a request to who is calling, and checking what they may do.
- * A token is accepted as `Authorization: Bearer <token>` or `?token=<token>`.
+ * A token is accepted as `Authorization: Bearer <token>` or `?token=<token>`:
+ * a static token (`p.<routing>.<secret>`) or a JWT (see jwt.ts).
+ *
+ * `authenticate(store, req)` is synchronous: the gate (gate.ts), mounted before the
+ * API routers, has already verified any JWT (asynchronously, with jose) and applied
+ * rate limits; `authenticate` returns what the gate resolved for this request.
+ * Without the gate (in-process callers), static tokens and already-verified JWTs
+ * (the cache) still resolve.
  */
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { StateStore } from '../state/store.js';
-import { forbidden, unauthorized } from '../server/errors.js';
+import { HttpError, forbidden, unauthorized } from '../server/errors.js';
 import { getTenant, getWorkspace, type TenantRecord, type WorkspaceRecord } from '../tenancy/model.js';
 import type { Scope, ResourceScopeType, GlobalScopeType } from './scopes.js';
-import { verifyStaticToken, type TokenRecord } from './tokens.js';
+import { verifyStaticToken } from './tokens.js';
+import { looksLikeJwt, verifyJwt, type FixedParam } from './jwt.js';
+import { authRuntime, type AuthRuntime } from './runtime.js';
+
+/** The token behind a request, without anything secret. */
+export interface TokenIdentity {
+  /** Static token id, or `jwt:<hash prefix>` for a JWT. */
+  id: string;
+  /** Static token name, or the JWT's `name` claim. */
+  name: string;
+  /** Absent for contexts built elsewhere (SSO sessions). */
+  kind?: 'static' | 'jwt' | 'session';
+  /** 'admin' for the workspace admin token. */
+  origin: 'admin' | 'user' | 'jwt';
+}
 
 export interface AuthContext {
   tenant: TenantRecord;
   workspace: WorkspaceRecord;
-  token: TokenRecord;
+  token: TokenIdentity;
   scopes: readonly Scope[];
   isAdmin: boolean;
+  /** Per pipe (name): parameters fixed by the token, which the caller cannot override (use `fixedParamsFor`). */
+  fixedParams?: Readonly<Record<string, Readonly<Record<string, FixedParam>>>>;
+  /** Per-token limits (JWT `limits.rps`). */
+  limits?: Readonly<{ rps?: number }>;
 }
 
-/** The token a request presents, or undefined. */
+const NO_FIXED: Readonly<Record<string, Readonly<Record<string, FixedParam>>>> = Object.freeze({});
+const NO_LIMITS: Readonly<{ rps?: number }> = Object.freeze({});
+
+/** The token a request presents: undefined when none, '' when the header is malformed. */
 export function presentedToken(req: Request): string | undefined {
   const header = req.headers.authorization;
   if (typeof header === 'string' && header !== '') {
@@ -29,16 +58,88 @@ export function presentedToken(req: Request): string | undefined {
   return undefined;
 }
 
-/** Resolve the caller; throws 401 when there is no valid token. */
+const resolved = new WeakMap<object, AuthContext | HttpError>();
+
+/** The gate records what a request's token resolved to (or the error to answer). */
+export function markResolved(req: Request, result: AuthContext | HttpError): void {
+  resolved.set(req, result);
+}
+
+const MISSING = 'Authentication required: pass a token as "Authorization: Bearer <token>" or "?token=<token>"';
+
+/** Resolve the caller; throws 401 when there is no valid token (403 for an expired JWT). */
 export function authenticate(store: StateStore, req: Request): AuthContext {
+  const r = resolved.get(req);
+  if (r !== undefined) {
+    if (r instanceof HttpError) throw r;
+    return r;
+  }
   const presented = presentedToken(req);
-  if (presented === undefined) throw unauthorized('Authentication required: pass a token as "Authorization: Bearer <token>" or "?token=<token>"');
-  const token = presented === '' ? undefined : verifyStaticToken(store, presented);
+  if (presented === undefined) throw unauthorized(MISSING);
+  return resolveToken(store, presented, Date.now());
+}
+
+/** Synchronous resolution: a static token, or a JWT already verified (cache). */
+export function resolveToken(store: StateStore, presented: string, now: number): AuthContext {
+  if (presented === '') throw unauthorized('Invalid token');
+  if (presented.startsWith('p.')) return staticContext(store, presented);
+  const rt = authRuntime(store);
+  const hit = rt === undefined ? undefined : cachedJwt(rt, presented, now);
+  if (hit === undefined) throw unauthorized('Invalid token');
+  return hit;
+}
+
+/** Full resolution, verifying a JWT (with jose) when it is not cached. */
+export async function resolveTokenAsync(rt: AuthRuntime, presented: string, now: number): Promise<AuthContext> {
+  if (presented === '' || presented.startsWith('p.') || !looksLikeJwt(presented)) return resolveToken(rt.store, presented, now);
+  const hit = cachedJwt(rt, presented, now);
+  if (hit !== undefined) return hit;
+  const { grant, ref } = await verifyJwt(presented, rt.jwtKeys(), now);
+  const workspace = getWorkspace(rt.store, grant.workspaceId);
+  const tenant = workspace === undefined ? undefined : getTenant(rt.store, workspace.tenant);
+  if (workspace === undefined || tenant === undefined) throw unauthorized('Invalid token');
+  const ctx: AuthContext = {
+    tenant,
+    workspace,
+    token: { id: `jwt:${createHash('sha256').update(presented).digest('hex').slice(0, 16)}`, name: grant.name, kind: 'jwt', origin: 'jwt' },
+    scopes: Object.freeze(grant.scopes),
+    isAdmin: false,
+    fixedParams: Object.freeze(grant.fixedParams),
+    limits: Object.freeze(grant.limits),
+  };
+  rt.jwtCache.set(presented, { ctx, expMs: grant.expMs, keyRef: ref });
+  return ctx;
+}
+
+function cachedJwt(rt: AuthRuntime, presented: string, now: number): AuthContext | undefined {
+  const c = rt.jwtCache.get(presented);
+  if (c === undefined) return undefined;
+  if (now >= c.expMs) throw forbidden('Invalid token: the JWT has expired');
+  if (!rt.keyStillValid(c.keyRef, now) || getWorkspace(rt.store, c.ctx.workspace.id) === undefined) throw unauthorized('Invalid token');
+  return c.ctx;
+}
+
+function staticContext(store: StateStore, presented: string): AuthContext {
+  const token = verifyStaticToken(store, presented);
   if (token === undefined) throw unauthorized('Invalid token');
   const workspace = getWorkspace(store, token.workspaceId);
   const tenant = workspace === undefined ? undefined : getTenant(store, workspace.tenant);
   if (workspace === undefined || tenant === undefined) throw unauthorized('Invalid token');
-  return { tenant, workspace, token, scopes: token.scopes, isAdmin: token.scopes.some((s) => s.type === 'ADMIN') };
+  return {
+    tenant,
+    workspace,
+    token: { id: token.id, name: token.name, kind: 'static', origin: token.origin },
+    scopes: token.scopes,
+    isAdmin: token.scopes.some((s) => s.type === 'ADMIN'),
+    fixedParams: NO_FIXED,
+    limits: NO_LIMITS,
+  };
+}
+
+/** Parameters of `pipe` fixed by the token (empty when none). They override the caller's. */
+export function fixedParamsFor(ctx: AuthContext, pipe: string): Readonly<Record<string, FixedParam>> {
+  const all = ctx.fixedParams;
+  return all !== undefined && Object.prototype.hasOwnProperty.call(all, pipe) ? all[pipe]! : {};
 }
 
 /** True when the caller holds ADMIN or the global scope. */

@@ -20,6 +20,12 @@ export interface TokenRecord {
   secretHash: string;
   /** 'admin' is the workspace admin token created with the workspace. */
   origin: 'admin' | 'user';
+  /**
+   * Admin tokens only: the full token, sealed with the master key (see seal.ts and
+   * `adminSealContext`). It is the HS256 key of the workspace's JWTs; a new secret
+   * drops it (the server seals the new one).
+   */
+  sealedSecret?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -44,8 +50,23 @@ export function issueToken(workspaceId: string, name: string, description: strin
 /** A new secret for an existing token: same id, name and scopes; the old secret stops working once committed. */
 export function rotateSecret(record: TokenRecord): IssuedToken {
   const secret = randomBytes(32).toString('base64url');
-  const updated: TokenRecord = { ...record, secretHash: hashSecret(secret), updatedAt: new Date().toISOString() };
+  const { sealedSecret: _dropped, ...rest } = record;
+  const updated: TokenRecord = { ...rest, secretHash: hashSecret(secret), updatedAt: new Date().toISOString() };
   return { record: updated, token: formatToken(record.workspaceId, record.id, secret) };
+}
+
+/** The sealing context of an admin token's secret: bound to its id and current hash. */
+export function adminSealContext(record: TokenRecord): string {
+  return `admin-token:${record.workspaceId}:${record.id}:${record.secretHash}`;
+}
+
+/** The hash that `token` (a full static token) must match to be this record's. */
+export function matchesRecord(record: TokenRecord, token: string): boolean {
+  const dot = token.lastIndexOf('.');
+  if (!token.startsWith('p.') || dot < 2) return false;
+  const expected = Buffer.from(record.secretHash, 'hex');
+  const actual = createHash('sha256').update(token.slice(dot + 1)).digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual) && token === formatToken(record.workspaceId, record.id, token.slice(dot + 1));
 }
 
 function formatToken(workspaceId: string, id: string, secret: string): string {

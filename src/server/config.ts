@@ -46,6 +46,19 @@ export interface IngestConfig {
   maxBatchBytes: number;
 }
 
+export interface AuthConfig {
+  /** Algorithm of the per-tenant JWT signing keys published at /.well-known/jwks.json. */
+  signingAlgorithm: 'ES256' | 'EdDSA';
+  /** A tenant's signing key is replaced by a new one this many seconds after it was created. */
+  keyRotationSeconds: number;
+  /** The replaced key still verifies tokens (and stays in the JWKS) for this many seconds. */
+  keyGraceSeconds: number;
+  /** Requests per second per workspace, all tokens together (0: no limit). */
+  workspaceRps: number;
+  /** Verified JWTs kept in memory (bounded LRU). */
+  jwtCacheEntries: number;
+}
+
 export interface ServerConfig {
   port: number;
   host: string;
@@ -63,6 +76,7 @@ export interface ServerConfig {
   ingest: IngestConfig;
   /** The SaaS operators' own IdP; operator sessions carry operator scopes only (docs/auth.md). */
   operators?: OperatorsConfig;
+  auth: AuthConfig;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +100,7 @@ export function defaultConfig(): ServerConfig {
     tenants: [DEFAULT_TENANT],
     limits: { maxExecutionTime: 10, maxResultRows: 1_000_000, maxMemoryUsage: 4 * 1024 * 1024 * 1024 },
     ingest: { flushIntervalMs: 50, maxBatchRows: 200_000, maxBatchBytes: 32 * 1024 * 1024 },
+    auth: { signingAlgorithm: 'ES256', keyRotationSeconds: 30 * 24 * 3600, keyGraceSeconds: 7 * 24 * 3600, workspaceRps: 0, jwtCacheEntries: 10_000 },
   };
 }
 
@@ -109,7 +124,7 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   return config;
 }
 
-const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest', 'operators']);
+const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest', 'operators', 'auth']);
 
 function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): void {
   let text: string;
@@ -137,6 +152,7 @@ function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): 
   if (obj.limits !== undefined) config.limits = parseLimits(obj.limits, config.limits);
   if (obj.ingest !== undefined) config.ingest = parseIngest(obj.ingest, config.ingest);
   if (obj.operators !== undefined) config.operators = parseSso(obj.operators, 'operators', env, failConfig, 'operators');
+  if (obj.auth !== undefined) config.auth = parseAuth(obj.auth, config.auth);
 }
 
 function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
@@ -216,6 +232,19 @@ function parseIngest(value: unknown, base: IngestConfig): IngestConfig {
     flushIntervalMs: l.flushIntervalMs === undefined ? base.flushIntervalMs : nonNegativeInt(l.flushIntervalMs, 'ingest.flushIntervalMs'),
     maxBatchRows: l.maxBatchRows === undefined ? base.maxBatchRows : positiveInt(l.maxBatchRows, 'ingest.maxBatchRows'),
     maxBatchBytes: l.maxBatchBytes === undefined ? base.maxBatchBytes : positiveInt(l.maxBatchBytes, 'ingest.maxBatchBytes'),
+  };
+}
+
+function parseAuth(value: unknown, base: AuthConfig): AuthConfig {
+  const a = object(value, 'auth');
+  allowKeys(a, 'auth', ['signingAlgorithm', 'keyRotationSeconds', 'keyGraceSeconds', 'workspaceRps', 'jwtCacheEntries']);
+  if (a.signingAlgorithm !== undefined && a.signingAlgorithm !== 'ES256' && a.signingAlgorithm !== 'EdDSA') throw new ConfigError("auth.signingAlgorithm: expected 'ES256' or 'EdDSA'");
+  return {
+    signingAlgorithm: (a.signingAlgorithm as AuthConfig['signingAlgorithm'] | undefined) ?? base.signingAlgorithm,
+    keyRotationSeconds: a.keyRotationSeconds === undefined ? base.keyRotationSeconds : positiveInt(a.keyRotationSeconds, 'auth.keyRotationSeconds'),
+    keyGraceSeconds: a.keyGraceSeconds === undefined ? base.keyGraceSeconds : nonNegativeInt(a.keyGraceSeconds, 'auth.keyGraceSeconds'),
+    workspaceRps: a.workspaceRps === undefined ? base.workspaceRps : nonNegativeInt(a.workspaceRps, 'auth.workspaceRps'),
+    jwtCacheEntries: a.jwtCacheEntries === undefined ? base.jwtCacheEntries : positiveInt(a.jwtCacheEntries, 'auth.jwtCacheEntries'),
   };
 }
 
