@@ -7,7 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../server/services.js';
 import { authenticate, hasGlobal, hasResource, requireAny, type AuthContext } from '../auth/context.js';
-import { badRequest, HttpError, tooLarge } from '../server/errors.js';
+import { badRequest, conflict, HttpError, tooLarge } from '../server/errors.js';
+import { dependents } from '../catalog/pipes.js';
 import { bodyChunks, parseMultipart, readBody } from '../server/body.js';
 import { parseEngineOptions, parseSchema, SchemaError } from '../catalog/schema.js';
 import {
@@ -134,6 +135,8 @@ export function datasourcesRouter(services: Services): Router {
     const name = req.params.name!;
     requireAny(ctx, [[hasResource(ctx, 'DATASOURCES:DROP', name), `DATASOURCES:DROP:${name}`]]);
     const ds = requireDataSource(store, ctx.workspace.id, name);
+    const users = dependents(store, ctx.workspace.id, ds.name);
+    if (users.length > 0) throw conflict(`Data Source '${ds.name}' is used by the pipes ${users.map((u) => `'${u.name}'`).join(', ')}: change or delete them first`);
     await dropDataSource(store, hosts.hostFor(ctx.tenant), ctx.workspace, ds);
     res.status(204).end();
   });

@@ -48,8 +48,18 @@ export function outputFormat(name: string): OutputFormat {
   return f;
 }
 
-/** Turn tenant SQL into a query for the tenant's host, or throw a 4xx naming the problem. */
-export function compileSqlQuery(store: StateStore, ctx: AuthContext, sql: string, maxExecutionTime: number): CompiledQuery {
+/**
+ * Turn tenant SQL into a query for the tenant's host, or throw a 4xx naming the problem.
+ * `virtual` adds names the query may read that are not data sources, each standing for
+ * a subquery (an endpoint's result named `_` for `q=`).
+ */
+export function compileSqlQuery(
+  store: StateStore,
+  ctx: AuthContext,
+  sql: string,
+  maxExecutionTime: number,
+  virtual: Readonly<Record<string, string>> = {},
+): CompiledQuery {
   if (sql.length > MAX_SQL_LENGTH) throw badRequest(`Query too long: the limit is ${MAX_SQL_LENGTH} characters`);
   if (sql.trim() === '') throw badRequest("Missing query: pass it as 'q' or in the request body");
   const analysis = wrap(() => analyze(sql));
@@ -61,10 +71,11 @@ export function compileSqlQuery(store: StateStore, ctx: AuthContext, sql: string
     readable.set(ds.name, filter);
     readable.set(ds.name + QUARANTINE_SUFFIX, undefined);
   }
+  const virtualNames = Object.keys(virtual);
   wrap(() =>
     checkSandbox(analysis, {
       database: ctx.workspace.database,
-      readableDatasources: ctx.isAdmin ? '*' : [...readable.keys()],
+      readableDatasources: ctx.isAdmin ? '*' : [...readable.keys(), ...virtualNames],
       maxExecutionTime,
     }),
   );
@@ -82,6 +93,11 @@ export function compileSqlQuery(store: StateStore, ctx: AuthContext, sql: string
   const mapping: Record<string, RewriteTarget> = {};
   const used = new Set<string>();
   for (const ref of refs) {
+    const sub = ref.database === null ? virtual[ref.table] : undefined;
+    if (sub !== undefined) {
+      mapping[ref.table] = { subquery: sub, alias: ref.alias ?? ref.table };
+      continue;
+    }
     if (!known.has(ref.table)) throw badRequest(`Resource '${ref.table}' not found`);
     if (!ctx.isAdmin && !readable.has(ref.table)) throw forbidden(`Not enough permissions to read '${ref.table}'`);
     used.add(ref.table);
@@ -94,6 +110,17 @@ export function compileSqlQuery(store: StateStore, ctx: AuthContext, sql: string
   }
   const rewritten = Object.keys(mapping).length === 0 ? bare : wrap(() => rewrite(bare, mapping));
   return { sql: rewritten, format, settings, datasources: [...used] };
+}
+
+/** The token's row filters per data source (for reads through pipes). */
+export function rowFilters(store: StateStore, ctx: AuthContext): Record<string, string> {
+  const filters: Record<string, string> = {};
+  if (ctx.isAdmin) return filters;
+  for (const ds of listDataSources(store, ctx.workspace.id)) {
+    const f = readFilter(ctx, ds.name);
+    if (typeof f === 'string') filters[ds.name] = f;
+  }
+  return filters;
 }
 
 /**

@@ -116,6 +116,15 @@ function settingsOf(options: QueryOptions | undefined, database: string | undefi
 }
 
 /** A Host over one or more HTTP endpoints of the same ClickHouse data. */
+/** Bytes held back at the end of a streamed result, to spot an exception written there. */
+const TAIL_BYTES = 4096;
+const EXCEPTION_AT_END = /(?:^|\n)(Code: \d+[.,] (?:e\.displayText\(\) = )?DB::Exception:[^\n]*)\n?$/;
+
+/** The exception text ClickHouse wrote as the last line of a result body, if any. */
+export function exceptionAtEnd(tail: string): string | undefined {
+  return EXCEPTION_AT_END.exec(tail)?.[1]?.trim();
+}
+
 export class ClientHost implements Host {
   readonly kind: HostKind;
   readonly name: string;
@@ -234,21 +243,35 @@ export class ClientHost implements Host {
   }
 
   /**
-   * Passes `src` through, remembering its last bytes: when the transfer fails midway
-   * (ClickHouse writes the exception text, then cuts the response), the stream errors
-   * with a HostQueryError carrying that text, or a HostUnavailableError otherwise.
+   * Passes `src` through, holding back its last bytes until the end. ClickHouse reports
+   * an error that happens after the first block was sent by writing the exception text
+   * into the body: older servers then end the response normally, newer ones cut it.
+   * Either way the stream errors with a HostQueryError carrying that text (never a
+   * silently truncated result), or a HostUnavailableError when the transfer broke.
    */
   private withErrorTail(src: Readable): Readable {
     const out = new PassThrough();
-    let tail: Buffer = Buffer.alloc(0);
+    let held: Buffer = Buffer.alloc(0);
     src.on('data', (chunk: Buffer) => {
-      tail = chunk.length >= 4096 ? chunk.subarray(chunk.length - 4096) : Buffer.concat([tail, chunk]).subarray(-4096);
-      if (!out.write(chunk)) src.pause();
+      const all = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      if (all.length <= TAIL_BYTES) {
+        held = all;
+        return;
+      }
+      held = Buffer.from(all.subarray(all.length - TAIL_BYTES));
+      if (!out.write(all.subarray(0, all.length - TAIL_BYTES))) src.pause();
     });
     out.on('drain', () => src.resume());
-    src.on('end', () => out.end());
+    src.on('end', () => {
+      const exception = exceptionAtEnd(held.toString('utf8'));
+      if (exception !== undefined) {
+        out.destroy(new HostQueryError(exception, parseErrorCode(exception)));
+        return;
+      }
+      out.end(held);
+    });
     src.on('error', () => {
-      const text = tail.toString('utf8');
+      const text = held.toString('utf8');
       const at = text.lastIndexOf('Code: ');
       out.destroy(at >= 0
         ? new HostQueryError(text.slice(at).trim(), parseErrorCode(text.slice(at)))

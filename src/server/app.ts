@@ -15,10 +15,11 @@ import { datasourcesRouter } from '../api/datasources.js';
 import { eventsRouter } from '../api/events.js';
 import { tokensRouter } from '../api/tokens.js';
 import { sqlRouter } from '../api/sql.js';
+import { authRouter } from '../api/auth.js';
 import { authGate } from '../auth/gate.js';
 import { workspaceRouter } from '../api/workspace.js';
 import { jwksRouter } from '../api/jwks.js';
-import { authRouter } from '../api/auth.js';
+import { pipesRouter } from '../api/pipes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -41,8 +42,9 @@ export function createApp(services: Services): express.Express {
   app.use('/v0/events', eventsRouter(services));
   app.use('/v0/tokens', tokensRouter(services));
   app.use('/v0/sql', sqlRouter(services));
-  app.use('/v0/workspace', workspaceRouter(services));
   app.use('/auth', authRouter(services));
+  app.use('/v0/workspace', workspaceRouter(services));
+  app.use('/v0/pipes', pipesRouter(services));
   app.use((req, _res, next) => next(new HttpError(404, `Not found: ${req.method} ${req.path.slice(0, 200)}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(err, req, res);

@@ -56,7 +56,10 @@ export async function startColibri(options: StartOptions = {}): Promise<Colibri>
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${out}`));
+    }, options.timeoutMs ?? 60_000);
     const check = (): void => {
       const m = /listening on (http:\/\/[^\s]+)/.exec(out);
       if (m !== null) {

@@ -338,6 +338,11 @@ function shutdown(server: http.Server | undefined, code: number): void {
   try {
     session?.close();
   } finally {
+    // Parts are already on disk. libchdb's exit-time cleanup can deadlock (seen
+    // after the parent was killed: a background pool thread stopped inside a
+    // signal handler while exit() waited on its lock), and an orphan child keeps
+    // the data directory locked. So skip exit handlers entirely.
+    if (code === 0) process.kill(process.pid, 'SIGKILL');
     process.exit(code);
   }
 }

@@ -4,6 +4,8 @@
  * exponential backoff when it dies. The child exits by itself if this process dies
  * (IPC disconnect), so no orphan keeps the data directory locked.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -116,6 +118,7 @@ export class Supervisor {
   private spawn(): void {
     this.restartTimer = undefined;
     if (this.closing) return;
+    reapOrphan(this.options.dataDir);
     const endpoint: ChildEndpoint = {
       port: 0,
       internalPassword: randomBytes(24).toString('base64url'),
@@ -167,5 +170,44 @@ export class Supervisor {
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
     this.nextStartAt = Date.now() + delay;
     this.restartTimer = setTimeout(() => this.spawn(), delay);
+  }
+}
+
+/**
+ * An engine child left behind by a previous server process (killed with -9 while
+ * its child was stuck in exit) keeps the data directory locked. ClickHouse's
+ * `status` file names the owning pid: if that process is still alive and is our
+ * engine child for this very directory, kill it so this server can take over.
+ */
+export function reapOrphan(dataDir: string): void {
+  let status: string;
+  try {
+    status = readFileSync(path.join(dataDir, 'status'), 'utf8');
+  } catch {
+    return;
+  }
+  const pid = Number(/PID:\s*(\d+)/.exec(status)?.[1] ?? NaN);
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // not running (or not Linux)
+  }
+  const args = cmdline.split('\0');
+  if (!args.some((a) => a.endsWith(path.join('embedded', 'child.js'))) || !args.includes(dataDir)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 }

@@ -1,0 +1,3 @@
+import { pipesSuite } from './pipes-suite.js';
+
+pipesSuite('embedded', {});
