@@ -68,7 +68,6 @@ const I256_MAX = 2n ** 255n - 1n;
 /** SQL literal of a number (finite only). */
 export function numberSql(n: number): string {
   if (!Number.isFinite(n)) throw new TemplateError(`Cannot render the non-finite number ${n} in SQL`);
-  if (Number.isInteger(n) && Math.abs(n) >= 1e21) return BigInt(n).toString();
   return Object.is(n, -0) ? '0' : String(n);
 }
 
