@@ -90,7 +90,14 @@ class Run implements Ctx {
       this.step();
       switch (n.k) {
         case 'text': this.append(n.s); break;
-        case 'out': this.append(toSql(this.ev(n.e), n.src)); break;
+        case 'out': {
+          const v = this.ev(n.e);
+          if (v === null && n.e.k === 'name' && !this.locals.has(n.e.n)) {
+            throw new TemplateError(`Required parameter is not defined: '${n.e.n}'`, { param: n.e.n });
+          }
+          this.append(toSql(v, n.src));
+          break;
+        }
         case 'set': this.locals.set(n.target, this.ev(n.e)); break;
         case 'if': {
           let done = false;

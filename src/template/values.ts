@@ -112,7 +112,7 @@ export function toPlain(v: Value): unknown {
   if (v instanceof Tuple) return v.items.map(toPlain);
   if (v instanceof Dict) {
     const o: Record<string, unknown> = {};
-    for (const [k, x] of v.map) o[k] = toPlain(x);
+    for (const [k, x] of v.map) Object.defineProperty(o, k, { value: toPlain(x), enumerable: true, writable: true, configurable: true });
     return o;
   }
   if (v instanceof JsonDoc) return v.value;

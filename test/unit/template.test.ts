@@ -99,6 +99,8 @@ describe('expressions and control flow', () => {
   test('Python literals and strings', () => {
     assert.equal(r("{{ True }} {{ False }} {{ \"d'q\" }} {{ 'a\\'b' }} {{ 'x' 'y' }} {{ 1.5e3 }}"), "1 0 'd\\'q' 'a\\'b' 'xy' 1500");
     fails('{{ None }}', {}, /evaluated to null/);
+    assert.equal(fails('{{ x }}', {}, /Required parameter is not defined: 'x'/).param, 'x');
+    fails('{{ constructor }}', {}, /Required parameter is not defined: 'constructor'/);
   });
   test('nested blocks', () => {
     const t = '{% for a in [1, 2] %}{% for b in [3, 4] %}{% if a == 1 %}{{ a * b }}{% else %}-{% end %}{% end %}{% end %}';
