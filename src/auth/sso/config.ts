@@ -109,7 +109,7 @@ export function parseSso(value: unknown, at: string, env: NodeJS.ProcessEnv, fai
   });
   const cfg: SsoConfig = {
     domains,
-    sessionTtlSeconds: int(s.sessionTtlSeconds, `${at}.sessionTtlSeconds`, 3600, 60, 7 * 24 * 3600, fail),
+    sessionTtlSeconds: int(s.sessionTtlSeconds, `${at}.sessionTtlSeconds`, 3600, 1, 7 * 24 * 3600, fail),
     allowedRedirects,
     rules: s.rules === undefined ? [] : parseRules(s.rules, `${at}.rules`, fail, workspaces),
     tokenTtlSeconds: int(s.tokenTtlSeconds, `${at}.tokenTtlSeconds`, 3600, 60, 7 * 24 * 3600, fail),

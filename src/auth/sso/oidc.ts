@@ -213,6 +213,11 @@ export async function verifyLogoutToken(key: string, cfg: OidcConfig, token: str
 
 function describe(err: unknown): string {
   if (err instanceof Error) {
+    const oauthError = (err as { error?: unknown; error_description?: unknown }).error;
+    if (typeof oauthError === 'string') {
+      const d = (err as { error_description?: unknown }).error_description;
+      return `${oauthError.slice(0, 100)}${typeof d === 'string' ? `: ${d.slice(0, 200)}` : ''}`;
+    }
     const code = (err as { code?: unknown }).code;
     const msg = err.message.replace(/\s+/g, ' ').slice(0, 300);
     return typeof code === 'string' ? `${msg} (${code})` : msg;

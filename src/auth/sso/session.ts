@@ -48,6 +48,8 @@ export interface SessionClaims {
   sid?: string;
   /** Double-submit secret: unsafe cookie-authenticated requests send it in X-Colibri-CSRF. */
   csrf: string;
+  /** Issued at, in milliseconds (revocations by sid/sub compare with it). */
+  tms: number;
   jti: string;
   iat: number;
   exp: number;
@@ -243,15 +245,15 @@ export function sessionContext(store: StateStore, req: Request): AuthContext | u
 }
 
 /** New session claims (jti and CSRF secret are fresh). */
-export function newSessionClaims(base: Omit<SessionClaims, 'jti' | 'csrf' | 'iat' | 'exp'>): Omit<SessionClaims, 'iat' | 'exp'> {
-  return { ...base, jti: randomUUID(), csrf: randomBytes(24).toString('base64url') };
+export function newSessionClaims(base: Omit<SessionClaims, 'jti' | 'csrf' | 'iat' | 'exp' | 'tms'>): Omit<SessionClaims, 'iat' | 'exp'> {
+  return { ...base, jti: randomUUID(), csrf: randomBytes(24).toString('base64url'), tms: Date.now() };
 }
 
 // ---------------------------------------------------------------- revocations
 
 interface Revocation {
   readonly [key: string]: unknown;
-  /** Sessions issued at or before this time (seconds) are revoked. */
+  /** Sessions issued at or before this time (milliseconds) are revoked. */
   at: number;
   /** The record can be dropped after this time (seconds). */
   until: number;
@@ -264,10 +266,14 @@ function isRevoked(store: StateStore, c: SessionClaims): boolean {
   if (store.get('revocations', `session:${c.jti}`) !== undefined) return true;
   if (c.sid !== undefined) {
     const r = store.get<Revocation>('revocations', `sid:${c.ten}:${c.sid}`);
-    if (r !== undefined && c.iat <= r.at) return true;
+    if (r !== undefined && issuedMs(c) <= r.at) return true;
   }
   const r = store.get<Revocation>('revocations', `sub:${c.ten}:${c.sub}`);
-  return r !== undefined && c.iat <= r.at;
+  return r !== undefined && issuedMs(c) <= r.at;
+}
+
+function issuedMs(c: SessionClaims): number {
+  return typeof c.tms === 'number' ? c.tms : c.iat * 1000 + 999;
 }
 
 /**
@@ -277,7 +283,7 @@ function isRevoked(store: StateStore, c: SessionClaims): boolean {
  */
 export async function revoke(store: StateStore, ids: readonly string[], untilSeconds: number): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
-  const muts: Mutation[] = ids.map((id) => ({ op: 'put', collection: 'revocations', id, value: { id, at: now, until: untilSeconds } }));
+  const muts: Mutation[] = ids.map((id) => ({ op: 'put', collection: 'revocations', id, value: { id, at: Date.now(), until: untilSeconds } }));
   let pruned = 0;
   for (const rec of store.list<Revocation & { id?: string }>('revocations')) {
     if (pruned >= 100) break;
