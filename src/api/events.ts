@@ -6,6 +6,12 @@
  *
  * `wait=true` answers 200 only once the rows are in ClickHouse; `wait=false` (the
  * default) answers 202 once the rows are validated and queued.
+ *
+ * Good rows go to ClickHouse as TabSeparated (cheap for the engine to parse) when the
+ * schema allows it, and as JSONEachRow otherwise (see ingest/tsv.ts); rows that leave a
+ * column to its server-side DEFAULT go as JSONEachRow. One request may so produce two
+ * payloads for the table: the batcher key includes the format, since one insert
+ * carries one format.
  */
 import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +20,7 @@ import { authenticate, hasGlobal, hasResource, requireAny } from '../auth/contex
 import { bodyChunks } from '../server/body.js';
 import { QUARANTINE_SUFFIX, qualified, requireDataSource } from '../catalog/datasources.js';
 import { createNdjsonEncoder } from '../ingest/ndjson.js';
-import { GOOD_FORMAT, QUARANTINE_FORMAT } from '../ingest/encode.js';
+import { GOOD_FORMAT, QUARANTINE_FORMAT, type EncodeResult, type GoodFormat } from '../ingest/encode.js';
 import { log } from '../ops/log.js';
 import { Params } from './params.js';
 
@@ -36,15 +42,23 @@ export function eventsRouter(services: Services): Router {
 
     // Validate the whole body before queueing anything: a body that is too large
     // is refused whole (413), never half-ingested.
-    const encoder = createNdjsonEncoder(ds.columns, { importId: randomUUID(), now: new Date() });
+    const encoder = createNdjsonEncoder(ds.columns, { importId: randomUUID(), now: new Date() }, { format: 'TabSeparated' });
     const good: Buffer[] = [];
+    const fallback: Buffer[] = [];
     const bad: Buffer[] = [];
+    let goodFormat: GoodFormat = GOOD_FORMAT;
     let goodRows = 0;
+    let fallbackRows = 0;
     let badRows = 0;
-    const take = (r: ReturnType<typeof encoder.end>): void => {
+    const take = (r: EncodeResult): void => {
+      goodFormat = r.goodFormat;
       if (r.goodRows > 0) {
         good.push(r.good);
         goodRows += r.goodRows;
+      }
+      if (r.fallbackRows > 0) {
+        fallback.push(r.fallback);
+        fallbackRows += r.fallbackRows;
       }
       if (r.quarantineRows > 0) {
         bad.push(r.quarantine);
@@ -54,14 +68,17 @@ export function eventsRouter(services: Services): Router {
     for await (const chunk of bodyChunks(req, config.maxEventsBodyBytes)) take(encoder.push(chunk));
     take(encoder.end());
 
+    // Batcher keys: host + table + format (one insert carries one format).
     const keyBase = `${ctx.tenant.slug}/${ctx.workspace.database}.`;
+    const table = qualified(ctx.workspace, ds.name);
     const writes: Promise<void>[] = [];
-    if (goodRows > 0) writes.push(batcher.submit(keyBase + ds.name, host, qualified(ctx.workspace, ds.name), GOOD_FORMAT, concat(good), goodRows));
+    if (goodRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${goodFormat}`, host, table, goodFormat, concat(good), goodRows));
+    if (fallbackRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${GOOD_FORMAT}`, host, table, GOOD_FORMAT, concat(fallback), fallbackRows));
     if (badRows > 0) {
       const q = ds.name + QUARANTINE_SUFFIX;
-      writes.push(batcher.submit(keyBase + q, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, concat(bad), badRows));
+      writes.push(batcher.submit(`${keyBase}${q}#${QUARANTINE_FORMAT}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, concat(bad), badRows));
     }
-    const body = { successful_rows: goodRows, quarantined_rows: badRows };
+    const body = { successful_rows: goodRows + fallbackRows, quarantined_rows: badRows };
     if (wait) {
       await Promise.all(writes);
       res.status(200).json(body);

@@ -2,22 +2,35 @@
  * What the NDJSON and CSV encoders share: the payload formats, the result shape,
  * and the writers of good rows and quarantine rows.
  *
- * Both payloads are JSONEachRow (keys by name, so no positional column list is
- * needed); ClickHouse 26.x and 18.16 read the values written here identically.
+ * Good rows are JSONEachRow (keys by name) by default, or TabSeparated (all columns,
+ * positional: much cheaper for ClickHouse to parse) when the encoder is asked for it
+ * and the schema allows it (see tsv.ts). A positional row cannot leave a column to
+ * its server-side DEFAULT expression, so such rows are written as JSONEachRow into
+ * `fallback`. Quarantine rows are always JSONEachRow. ClickHouse 26.x and 18.16 read
+ * the values written here identically.
  */
 import type { ColumnDef } from '../catalog/schema.js';
 import { compileColumn, OMIT, type CompiledColumn, type Encoded, ValueError } from './types.js';
 
-/** ClickHouse input format of `EncodeResult.good`. */
+/** ClickHouse input format of `EncodeResult.good` by default, and always of `fallback`. */
 export const GOOD_FORMAT = 'JSONEachRow' as const;
+/** The formats `EncodeResult.good` may be in. */
+export type GoodFormat = 'JSONEachRow' | 'TabSeparated';
 /** ClickHouse input format of `EncodeResult.quarantine`. */
 export const QUARANTINE_FORMAT = 'JSONEachRow' as const;
 
 /** Output of one `push` or `end` call of an encoder. */
 export interface EncodeResult {
-  /** Rows for the data source table, in GOOD_FORMAT. */
+  /** Rows for the data source table, in `goodFormat`. */
   good: Buffer;
   goodRows: number;
+  goodFormat: GoodFormat;
+  /**
+   * With goodFormat TabSeparated: good rows that leave a column to its server-side
+   * DEFAULT, in JSONEachRow (GOOD_FORMAT). Always empty with JSONEachRow.
+   */
+  fallback: Buffer;
+  fallbackRows: number;
   /** Rows for the `_quarantine` table, in QUARANTINE_FORMAT. */
   quarantine: Buffer;
   quarantineRows: number;
@@ -49,25 +62,41 @@ const MAX_RAW_IN_ERROR = 64 * 1024;
 /** Accumulates the rows of one push/end call. */
 export class RowSink {
   private good = '';
+  private fallback = '';
   private bad = '';
   private goodRows = 0;
+  private fallbackRows = 0;
   private badRows = 0;
   private errors: string[] = [];
   private errorsTotal = 0;
   private readonly columns: readonly CompiledColumn[];
   private readonly tail: string;
 
-  constructor(columns: readonly CompiledColumn[], ctx: EncodeContext) {
+  readonly format: GoodFormat;
+
+  constructor(columns: readonly CompiledColumn[], ctx: EncodeContext, format: GoodFormat = GOOD_FORMAT) {
     this.columns = columns;
+    this.format = format;
     const seconds = Math.floor(ctx.now.getTime() / 1000);
     this.tail = `"c__import_id":${JSON.stringify(ctx.importId)}`;
     this.insertion = `"insertion_date":"${seconds}"`;
   }
   private readonly insertion: string;
 
-  /** Appends an encoded good row (the text between braces). */
+  /** Appends an encoded JSONEachRow good row (the text between braces). */
   addGood(row: string): void {
-    this.good += `{${row}}\n`;
+    if (this.format === 'JSONEachRow') {
+      this.good += `{${row}}\n`;
+      this.goodRows++;
+    } else {
+      this.fallback += `{${row}}\n`;
+      this.fallbackRows++;
+    }
+  }
+
+  /** Appends a TabSeparated good row, its newline included (format TabSeparated only). */
+  addTsvLine(line: string): void {
+    this.good += line;
     this.goodRows++;
   }
 
@@ -102,14 +131,19 @@ export class RowSink {
     const r: EncodeResult = {
       good: Buffer.from(this.good, 'utf8'),
       goodRows: this.goodRows,
+      goodFormat: this.format,
+      fallback: Buffer.from(this.fallback, 'utf8'),
+      fallbackRows: this.fallbackRows,
       quarantine: Buffer.from(this.bad, 'utf8'),
       quarantineRows: this.badRows,
       errors: this.errors,
     };
     if (this.errorsTotal > this.errors.length) r.errors.push(`... and ${this.errorsTotal - this.errors.length} more errors`);
     this.good = '';
+    this.fallback = '';
     this.bad = '';
     this.goodRows = 0;
+    this.fallbackRows = 0;
     this.badRows = 0;
     this.errors = [];
     this.errorsTotal = 0;

@@ -14,14 +14,26 @@ import {
   type EncodeContext,
   type EncodeResult,
   type Encoder,
+  type GoodFormat,
 } from './encode.js';
 import { parseJsonLossless, stringifyJson } from './json.js';
-import { INEXACT, type CompiledColumn, type Encoded } from './types.js';
+import { INEXACT, OMIT, type CompiledColumn, type Encoded } from './types.js';
+
+/** NDJSON encoder options. */
+export interface NdjsonOptions {
+  /**
+   * Preferred format of the good rows (default JSONEachRow). TabSeparated is used only
+   * when every column has a TSV path (not Map, Tuple, nested arrays); the result's
+   * `goodFormat` says which was used.
+   */
+  format?: GoodFormat;
+}
 
 /** Creates an NDJSON encoder for `columns`. */
-export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeContext): Encoder {
+export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeContext, options: NdjsonOptions = {}): Encoder {
   const cols = compileColumns(columns);
-  const sink = new RowSink(cols, ctx);
+  const tsv = options.format === 'TabSeparated' && cols.every((c) => c.encodeJsonTsv !== null);
+  const sink = new RowSink(cols, ctx, tsv ? 'TabSeparated' : 'JSONEachRow');
   const maxLine = ctx.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const decoder = new StringDecoder('utf8');
   const n = cols.length;
@@ -72,6 +84,56 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
     return true;
   }
 
+  /**
+   * TabSeparated form of encodeObject (same validation, errors and quarantine); a row
+   * that leaves a column to its server-side DEFAULT is written by encodeObject instead
+   * (JSONEachRow, into the sink's fallback).
+   */
+  function encodeObjectTsv(obj: unknown, line: number): boolean {
+    let row = '';
+    let omitted = false;
+    let errCols: string[] | null = null;
+    let errs: string[] | null = null;
+    for (let i = 0; i < n; i++) {
+      const col = cols[i] as CompiledColumn;
+      const v = col.path.extract(obj);
+      values[i] = v;
+      let enc: Encoded;
+      if (v === undefined || v === null) {
+        if (col.missing === OMIT) {
+          omitted = true;
+          continue;
+        }
+        enc = col.missingTsv;
+      } else {
+        enc = (col.encodeJsonTsv as (v: unknown) => Encoded)(v);
+        if (enc === INEXACT) return false;
+      }
+      if (typeof enc === 'string') {
+        if (errCols === null) row = i === 0 ? enc : `${row}\t${enc}`;
+      } else {
+        if (errCols === null || errs === null) {
+          errCols = [];
+          errs = [];
+        }
+        errCols.push(col.name);
+        errs.push(`column '${col.name}': ${enc.message}`);
+        sink.note(`line ${line}: column '${col.name}': ${enc.message}`);
+      }
+    }
+    if (errCols !== null && errs !== null) {
+      const raw: Array<string | null> = new Array<string | null>(n);
+      for (let i = 0; i < n; i++) raw[i] = rawValue(values[i]);
+      sink.addQuarantine(raw, errCols, errs);
+      return true;
+    }
+    if (omitted) return encodeObject(obj, line);
+    sink.addTsvLine(`${row}\n`);
+    return true;
+  }
+
+  const encode = tsv ? encodeObjectTsv : encodeObject;
+
   function quarantineRaw(line: number, text: string, reason: string): void {
     sink.note(`line ${line}: ${reason}`);
     sink.addRawQuarantine(text, reason);
@@ -96,7 +158,7 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
       quarantineRaw(lineNo, text, `the line is longer than ${maxLine} bytes`);
       return;
     }
-    if (encodeObject(obj, lineNo)) return;
+    if (encode(obj, lineNo)) return;
     let exact: unknown;
     try {
       exact = parseJsonLossless(text);
@@ -104,7 +166,7 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
       quarantineRaw(lineNo, text, 'invalid JSON');
       return;
     }
-    encodeObject(exact, lineNo);
+    encode(exact, lineNo);
   }
 
   function feed(text: string, final: boolean): void {

@@ -13,6 +13,7 @@ import type { ColumnDef } from '../catalog/schema.js';
 import { INT_TYPES, innerTypes, parseType, formatType, type TypeNode } from '../catalog/types.js';
 import { compileJsonPath, type CompiledJsonPath } from './jsonpath.js';
 import { isLossless, JsonNumber, parseJsonLossless, stringifyJson } from './json.js';
+import { jsonStringToTsv, tsvConverter, tsvEscape } from './tsv.js';
 
 /** A value that does not fit its column; `message` is shown to the customer. */
 export class ValueError {
@@ -33,6 +34,8 @@ interface Codec {
   readonly typeName: string;
   fromJson(v: unknown): Encoded;
   fromText(s: string): Encoded;
+  /** Optional fast path: the TSV text of a present, non-null JSON value (same validation as fromJson). */
+  tsvFromJson?: (v: unknown) => Encoded;
 }
 
 /** A column ready for encoding. */
@@ -49,6 +52,14 @@ export interface CompiledColumn {
   encodeJson(v: unknown): Encoded;
   /** Encodes a CSV field (empty field = missing when the column has a DEFAULT). */
   encodeText(s: string): Encoded;
+  /**
+   * TabSeparated form of a present, non-null JSON value (same validation and errors
+   * as encodeJson); null when the type has no TSV path (Map, Tuple, nested arrays).
+   * An empty string is a value here (the empty String), never OMIT.
+   */
+  readonly encodeJsonTsv: ((v: unknown) => Encoded) | null;
+  /** TSV text of a missing value, when `missing` is a value (not OMIT, not an error). */
+  readonly missingTsv: Encoded;
 }
 
 const SHOW_MAX = 100;
@@ -168,26 +179,31 @@ function decimalCodec(typeName: string, precision: number, scale: number): Codec
 }
 
 function stringCodec(typeName: string, fixedLength: number | null): Codec {
-  const check = (s: string): Encoded => {
-    if (fixedLength !== null && s.length > fixedLength / 3 && Buffer.byteLength(s) > fixedLength) {
-      return new ValueError(`value '${showValue(s)}' is longer than ${fixedLength} bytes for ${typeName}`);
+  const tooLong = (s: string): ValueError | null =>
+    fixedLength !== null && s.length > fixedLength / 3 && Buffer.byteLength(s) > fixedLength
+      ? new ValueError(`value '${showValue(s)}' is longer than ${fixedLength} bytes for ${typeName}`)
+      : null;
+  const check = (s: string): Encoded => tooLong(s) ?? JSON.stringify(s);
+  const fromJson = (v: unknown): Encoded => {
+    if (typeof v === 'string') return check(v);
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return INEXACT;
+      return check(String(v));
     }
-    return JSON.stringify(s);
+    if (v instanceof JsonNumber) return check(v.text);
+    if (typeof v === 'boolean') return check(v ? 'true' : 'false');
+    if (v !== null && typeof v === 'object') return check(isLossless(v) ? stringifyJson(v) : JSON.stringify(v));
+    return notValid(v, typeName);
   };
   return {
     typeName,
-    fromJson(v: unknown): Encoded {
-      if (typeof v === 'string') return check(v);
-      if (typeof v === 'number') {
-        if (Number.isInteger(v) && !Number.isSafeInteger(v)) return INEXACT;
-        return check(String(v));
-      }
-      if (v instanceof JsonNumber) return check(v.text);
-      if (typeof v === 'boolean') return check(v ? 'true' : 'false');
-      if (v !== null && typeof v === 'object') return check(isLossless(v) ? stringifyJson(v) : JSON.stringify(v));
-      return notValid(v, typeName);
-    },
+    fromJson,
     fromText: check,
+    tsvFromJson(v: unknown): Encoded {
+      if (typeof v === 'string') return tooLong(v) ?? tsvEscape(v);
+      const r = fromJson(v);
+      return typeof r === 'string' ? jsonStringToTsv(r) : r;
+    },
   };
 }
 
@@ -379,6 +395,7 @@ function nullableCodec(inner: Codec): Codec {
     typeName: `Nullable(${inner.typeName})`,
     fromJson: (v: unknown): Encoded => (v === null || v === undefined ? 'null' : inner.fromJson(v)),
     fromText: (s: string): Encoded => (s === '' || s === '\\N' ? 'null' : inner.fromText(s)),
+    ...(inner.tsvFromJson === undefined ? {} : { tsvFromJson: inner.tsvFromJson }),
   };
 }
 
@@ -589,6 +606,16 @@ export function compileColumn(col: ColumnDef): CompiledColumn {
     missing = new ValueError('value is missing and the column is not Nullable and has no DEFAULT');
   }
   const hasDefault = col.defaultExpr !== null;
+  const convert = tsvConverter(node);
+  let encodeJsonTsv: ((v: unknown) => Encoded) | null = null;
+  if (convert !== null) {
+    const fromJson = codec.fromJson;
+    encodeJsonTsv = codec.tsvFromJson ?? ((v: unknown): Encoded => {
+      const r = fromJson(v);
+      return typeof r === 'string' ? convert(r) : r;
+    });
+  }
+  const missingTsv: Encoded = convert !== null && typeof missing === 'string' && missing !== OMIT ? convert(missing) : missing;
   return {
     name: col.name,
     type: col.type,
@@ -598,6 +625,8 @@ export function compileColumn(col: ColumnDef): CompiledColumn {
     missing,
     encodeJson: codec.fromJson,
     encodeText: (s: string): Encoded => (s === '' && hasDefault ? missing : codec.fromText(s)),
+    encodeJsonTsv,
+    missingTsv,
   };
 }
 
