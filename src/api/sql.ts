@@ -11,6 +11,24 @@ import { readBody } from '../server/body.js';
 import { compileSqlQuery, MAX_SQL_LENGTH } from '../catalog/sql-query.js';
 import { readSettings, streamQuery } from './respond.js';
 import { Params, isForm } from './params.js';
+import { isTemplate, renderTemplate, TemplateError } from '../template/index.js';
+import { HttpError } from '../server/errors.js';
+
+/** A templated query (`%` first line) rendered with the query-string parameters. */
+function renderSqlTemplate(sql: string, req: Request): string {
+  const values: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (const [k, v] of Object.entries(req.query)) {
+    if (k === 'q' || k === 'token') continue;
+    if (typeof v === 'string') values[k] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) values[k] = v as string[];
+  }
+  try {
+    return renderTemplate(sql, values).sql;
+  } catch (err) {
+    if (err instanceof TemplateError) throw new HttpError(err.status, err.message);
+    throw err;
+  }
+}
 
 export function sqlRouter(services: Services): Router {
   const router = Router();
@@ -30,6 +48,7 @@ export function sqlRouter(services: Services): Router {
     }
     const params = new Params(req, form);
     sql = params.get('q') ?? sql ?? '';
+    if (isTemplate(sql)) sql = renderSqlTemplate(sql, req);
     const query = compileSqlQuery(store, ctx, sql, config.limits.maxExecutionTime);
     const host = hosts.hostFor(ctx.tenant);
     await streamQuery(res, host, query.sql, query.format, readSettings(config.limits, query.settings), randomUUID(), ctx.workspace.database);

@@ -254,6 +254,11 @@ export function apiSuite(kind: string, target: SuiteTarget): void {
       assert.equal(csv.text, '1000\n1001\n1002\n');
       const nd = await api.form('/v0/sql', { q: 'SELECT number AS n FROM numbers(2) FORMAT JSONEachRow' });
       assert.equal(nd.text, '{"n":0}\n{"n":1}\n');
+      const tpl = await api.get(`/v0/sql?q=${encodeURIComponent('%\nSELECT {{Int32(n, 1)}} AS n FORMAT JSONEachRow')}&n=5`);
+      assert.equal(tpl.text, '{"n":5}\n', tpl.text);
+      const badTpl = await api.get(`/v0/sql?q=${encodeURIComponent('%\nSELECT {{Int32(n, 1)}} AS n')}&n=x`);
+      assert.equal(badTpl.status, 400);
+      assert.match(badTpl.json.error, /'?n'?/);
       const q = await api.post('/v0/sql', 'SELECT count() AS c FROM events_quarantine FORMAT JSONEachRow');
       assert.equal(q.status, 200, q.text);
       assert.equal(JSON.parse(q.text).c, 2);
