@@ -56,7 +56,7 @@ export function pipesRouter(services: Services): Router {
   router.get('/', (req, res) => {
     const ctx = authenticate(store, req);
     const pipes = listPipes(store, ctx.workspace.id).filter((p) => canSee(ctx, p.name));
-    res.json({ pipes: pipes.map((p) => describePipe(store, ctx, p)) });
+    res.json({ pipes: pipes.map((p) => describePipe(p)) });
   });
 
   router.get('/openapi.json', (req, res) => {
@@ -84,7 +84,7 @@ export function pipesRouter(services: Services): Router {
     }
     const pipe: PipeRecord = { id: newId(), workspaceId: ctx.workspace.id, name: input.name, description: input.description, nodes, endpoint: null, createdAt: now, updatedAt: now, version: 0 };
     await validateAndCommit(services, ctx, pipe, nodes.map((n) => n.name));
-    res.status(200).json(describePipe(store, ctx, pipe));
+    res.status(200).json(describePipe(pipe));
   });
 
   router.get('/:name', async (req, res) => {
@@ -96,7 +96,7 @@ export function pipesRouter(services: Services): Router {
     }
     const ctx = authenticate(store, req);
     requireAny(ctx, [[canSee(ctx, name), `PIPES:READ:${name}`]]);
-    res.json(describePipe(store, ctx, requirePipe(store, ctx.workspace.id, name)));
+    res.json(describePipe(requirePipe(store, ctx.workspace.id, name)));
   });
 
   router.post('/:name', async (req, res) => {
@@ -183,7 +183,7 @@ export function pipesRouter(services: Services): Router {
     const now = new Date().toISOString();
     const next: PipeRecord = { ...pipe, endpoint: node.id, updatedAt: now, version: pipe.version + 1 };
     await validateAndCommit(services, ctx, next, [node.name]);
-    res.status(200).json(describePipe(store, ctx, next));
+    res.status(200).json(describePipe(next));
   });
 
   router.delete('/:name/nodes/:node/endpoint', async (req, res) => {
@@ -197,7 +197,7 @@ export function pipesRouter(services: Services): Router {
     const now = new Date().toISOString();
     const next: PipeRecord = { ...pipe, endpoint: null, updatedAt: now, version: pipe.version + 1 };
     await store.commit([{ op: 'put', collection: 'pipes', id: next.id, value: next }]);
-    res.status(200).json(describePipe(store, ctx, next));
+    res.status(200).json(describePipe(next));
   });
 
   return router;
@@ -415,7 +415,7 @@ function describeParams(params: readonly TemplateParam[]): Record<string, unknow
   }));
 }
 
-function describePipe(_store: unknown, _ctx: AuthContext, pipe: PipeRecord): Record<string, unknown> {
+function describePipe(pipe: PipeRecord): Record<string, unknown> {
   const ep = endpointNode(pipe);
   return {
     id: pipe.id,
