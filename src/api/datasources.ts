@@ -22,7 +22,7 @@ import {
   truncateDataSource,
   type DataSourceRecord,
 } from '../catalog/datasources.js';
-import { appendRows, type AppendResult, type DataFormat } from '../ingest/append.js';
+import { appendRows, type AppendOptions, type AppendResult, type DataFormat } from '../ingest/append.js';
 import { checkCondition } from '../catalog/conditions.js';
 import { Params, isForm } from './params.js';
 import type { Host } from '../clickhouse/host.js';
@@ -84,6 +84,7 @@ export function datasourcesRouter(services: Services): Router {
     const format = dataFormat(params.get('format'), contentType, fileFormat);
     const delimiter = params.get('dialect_delimiter');
     if (delimiter !== undefined && delimiter.length !== 1) throw badRequest("Invalid 'dialect_delimiter': expected one character");
+    const appendOptions: AppendOptions = { format, batchBytes: config.ingest.maxBatchBytes, ...(delimiter === undefined ? {} : { delimiter }) };
 
     if (mode === 'create') {
       requireAny(ctx, [[hasGlobal(ctx, 'DATASOURCES:CREATE'), 'DATASOURCES:CREATE']]);
@@ -107,7 +108,7 @@ export function datasourcesRouter(services: Services): Router {
       }
       const ds = await createDataSource(store, host, ctx.workspace, { name, description: params.get('description') ?? '', columns, engine });
       let appended: AppendResult | undefined;
-      if (data !== undefined) appended = await appendOrEmpty(host, ctx.workspace, ds, data, format, delimiter, config.ingest.maxBatchBytes);
+      if (data !== undefined) appended = await appendRows(host, ctx.workspace, ds, data, appendOptions);
       res.status(200).json(appendResponse(ds, appended));
       return;
     }
@@ -125,8 +126,8 @@ export function datasourcesRouter(services: Services): Router {
     if (data === undefined) throw badRequest(`mode=${mode} needs data: send CSV or NDJSON in the request body or as a multipart file`);
     const result =
       mode === 'append'
-        ? await appendOrEmpty(host, ctx.workspace, ds, data, format, delimiter, config.ingest.maxBatchBytes)
-        : await replaceData(host, ctx.workspace, ds, data, format, delimiter, config.ingest.maxBatchBytes);
+        ? await appendRows(host, ctx.workspace, ds, data, appendOptions)
+        : await replaceData(host, ctx.workspace, ds, data, appendOptions);
     res.status(200).json(appendResponse(ds, result));
   });
 
@@ -228,37 +229,17 @@ async function* single(b: Buffer): AsyncGenerator<Buffer> {
   yield b;
 }
 
-async function appendOrEmpty(
-  host: Host,
-  workspace: WorkspaceRecord,
-  ds: DataSourceRecord,
-  data: AsyncIterable<Buffer>,
-  format: DataFormat,
-  delimiter: string | undefined,
-  batchBytes: number,
-): Promise<AppendResult> {
-  return appendRows(host, workspace, ds, data, { format, batchBytes, ...(delimiter === undefined ? {} : { delimiter }) });
-}
-
 /**
  * Replace: load the new rows into a staging table, then swap it in with one RENAME
  * and drop the old table. Readers see either the old data or the new, never a mix.
  */
-async function replaceData(
-  host: Host,
-  workspace: WorkspaceRecord,
-  ds: DataSourceRecord,
-  data: AsyncIterable<Buffer>,
-  format: DataFormat,
-  delimiter: string | undefined,
-  batchBytes: number,
-): Promise<AppendResult> {
+async function replaceData(host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord, data: AsyncIterable<Buffer>, options: AppendOptions): Promise<AppendResult> {
   const suffix = randomUUID().replace(/-/g, '').slice(0, 12);
   const staging = `${ds.name}__replace_${suffix}`;
   const old = `${ds.name}__old_${suffix}`;
   await host.command(`CREATE TABLE ${qualified(workspace, staging)} AS ${qualified(workspace, ds.name)}`);
   try {
-    const result = await appendRows(host, workspace, ds, data, { format, batchBytes, table: staging, ...(delimiter === undefined ? {} : { delimiter }) });
+    const result = await appendRows(host, workspace, ds, data, { ...options, table: staging });
     await host.command(`RENAME TABLE ${qualified(workspace, ds.name)} TO ${qualified(workspace, old)}, ${qualified(workspace, staging)} TO ${qualified(workspace, ds.name)}`);
     await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, old)}`);
     return result;
