@@ -64,6 +64,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (process.env.SSO_TEST_DEBUG === '1') process.stderr.write(colibri?.output().split('\n').filter((l) => l.includes('sso login failed')).join('\n') ?? '');
   await colibri?.stop();
   await op?.close();
   await crafted?.close();
