@@ -293,6 +293,7 @@ export function safeRedirect(target: string, sso: SsoConfig, req: Request): stri
   if (target.startsWith('/') && !target.startsWith('//')) {
     const url = new URL(target, 'http://x');
     if (url.host !== 'x') throw badRequest('redirect: not allowed');
+    if (url.pathname === '/auth/cli') return target; // `colibri login` (loopback, PKCE-bound code)
     if (sso.allowedRedirects.some((p) => p.startsWith('/') && url.pathname.startsWith(p))) return target;
     throw badRequest('redirect: not in this tenant\'s allowedRedirects');
   }

@@ -2,10 +2,12 @@
 /**
  * The `colibri` command.
  *   colibri server [--port P] [--host H] [--data-dir D] [--config FILE]
+ *   colibri login <server> --tenant T [--workspace W]
  */
 import { ConfigError, loadConfig } from '../server/config.js';
 import { startServer } from '../server/start.js';
 import { log } from '../ops/log.js';
+import { cliLogin, credentialsFile } from '../auth/sso/cli-login.js';
 
 const USAGE = `Usage: colibri <command> [options]
 
@@ -15,22 +17,27 @@ Commands:
              --host H        address to listen on (default 127.0.0.1)
              --data-dir D    state and embedded data (env COLIBRI_DATA_DIR, default ./.colibri)
              --config FILE   JSON configuration (env COLIBRI_CONFIG), see docs/configuration.md
+  login      Sign in with your company's identity provider (SSO) and keep a workspace token
+             colibri login <server URL> --tenant T [--workspace W]
+             (stored in COLIBRI_CREDENTIALS or ~/.colibri/credentials.json)
   help       Show this help
 `;
 
 interface Parsed {
   command: string | undefined;
+  args: string[];
   flags: Record<string, string>;
 }
 
-const FLAGS = new Set(['port', 'host', 'data-dir', 'config']);
+const FLAGS = new Set(['port', 'host', 'data-dir', 'config', 'tenant', 'workspace']);
 
 function parseArgs(argv: string[]): Parsed {
   const flags: Record<string, string> = {};
   let command: string | undefined;
+  const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return { command: 'help', flags };
+    if (arg === '--help' || arg === '-h') return { command: 'help', args, flags };
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
@@ -40,11 +47,13 @@ function parseArgs(argv: string[]): Parsed {
       flags[name] = value;
     } else if (command === undefined) {
       command = arg;
+    } else if (command === 'login' && args.length === 0) {
+      args.push(arg);
     } else {
       throw new UsageError(`unexpected argument '${arg}'`);
     }
   }
-  return { command, flags };
+  return { command, args, flags };
 }
 
 class UsageError extends Error {}
@@ -81,8 +90,14 @@ async function runServer(flags: Record<string, string>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { command, flags } = parseArgs(process.argv.slice(2));
+  const { command, args, flags } = parseArgs(process.argv.slice(2));
   switch (command) {
+    case 'login': {
+      if (args[0] === undefined || flags.tenant === undefined) throw new UsageError('login needs <server URL> and --tenant');
+      const cred = await cliLogin({ server: args[0], tenant: flags.tenant, workspace: flags.workspace, print: (l) => process.stdout.write(`${l}\n`) });
+      process.stdout.write(`Signed in: workspace ${cred.workspace}, scopes ${cred.scopes.join(' ')}, until ${cred.expiresAt}. Token stored in ${credentialsFile()}\n`);
+      return;
+    }
     case 'server':
       await runServer(flags);
       return;

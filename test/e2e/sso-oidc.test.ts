@@ -303,3 +303,37 @@ describe('OIDC relying-party checks (crafted ID tokens)', () => {
     assert.equal((await me(again)).status, 200, 'a new login after the logout works');
   });
 });
+
+describe('colibri login (CLI, loopback redirect)', () => {
+  test('signs in through the browser and stores a workspace token', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI, tempDir } = await import('../helpers/colibri.js');
+    const { readFileSync } = await import('node:fs');
+    const dir = tempDir('cli');
+    const credFile = `${dir}/credentials.json`;
+    const proc = spawn(process.execPath, [CLI, 'login', colibri.url, '--tenant', 'acme', '--workspace', 'default'], { env: { ...process.env, COLIBRI_CREDENTIALS: credFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => proc.once('exit', r));
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+      proc.stdout!.on('data', () => {
+        const m = /(http:\/\/\S+\/auth\/acme\/login\S*)/.exec(out);
+        if (m !== null) {
+          clearTimeout(t);
+          resolve(m[1]!);
+        }
+      });
+    });
+    const hop = await new Browser().navigate(url, { account: 'ana' });
+    assert.equal(hop.status, 200, hop.text);
+    assert.match(hop.text, /signed in/);
+    assert.equal(await exited, 0, out);
+    const cred = JSON.parse(readFileSync(credFile, 'utf8'))[colibri.url];
+    assert.equal(cred.workspace, 'default');
+    assert.deepEqual(cred.scopes, ['PIPES:READ:sales', 'DATASOURCES:READ:events']);
+    assert.deepEqual(decodeJwt(cred.token).scopes, cred.scopes);
+    removeDir(dir);
+  });
+});
