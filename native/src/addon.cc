@@ -100,9 +100,11 @@ Napi::Value SetBuffer(const Napi::CallbackInfo& info) {
 //  [0] kind  [1] statementCount  [2] flags (1 subquerySettings, 2 intoOutfile, 4 hasFormat)
 //  [3] formatStr  [4] nTables [5] nWith [6] nTableFunctions [7] nTableByString
 //  [8] nRestricted [9] nSettings [10] nStrip [11] nParams [12] bodyStart [13] bodyEnd
+//  [14] nInAliases [15] nComments
 //  then tables: db, table, alias (string index or -1), start, end, inContext
 //  with: name; functions (3 lists): name, start, end; settings: name, value;
-//  strip: start, end; params: name, type, start, end, tablePosition
+//  strip: start, end; params: name, type, start, end, tablePosition;
+//  inAliases: name, start, end; comments: start, end
 Napi::Value Analyze(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = state();
@@ -122,7 +124,7 @@ Napi::Value Analyze(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   om.build(sql);
-  size_t need = 14 + a.tables.size() * 6 + a.withNames.size() +
+  size_t need = 16 + a.tables.size() * 6 + a.withNames.size() + a.inAliases.size() * 3 + a.comments.size() * 2 +
                 (a.tableFunctions.size() + a.tableByStringFunctions.size() + a.restrictedFunctions.size()) * 3 +
                 a.settings.size() * 2 + a.strip.size() * 2 + a.params.size() * 5;
   if (need > s.capacity) return Napi::Number::New(env, double(need));
@@ -147,7 +149,9 @@ Napi::Value Analyze(const Napi::CallbackInfo& info) {
   o[11] = int32_t(a.params.size());
   o[12] = om(a.body.begin);
   o[13] = om(a.body.end);
-  size_t k = 14;
+  o[14] = int32_t(a.inAliases.size());
+  o[15] = int32_t(a.comments.size());
+  size_t k = 16;
   for (const auto& t : a.tables) {
     o[k++] = t.hasDatabase ? str(t.database) : -1;
     o[k++] = str(t.table);
@@ -177,6 +181,15 @@ Napi::Value Analyze(const Napi::CallbackInfo& info) {
     o[k++] = om(p.span.begin);
     o[k++] = om(p.span.end);
     o[k++] = p.tablePosition ? 1 : 0;
+  }
+  for (const auto& f : a.inAliases) {
+    o[k++] = str(f.name);
+    o[k++] = om(f.span.begin);
+    o[k++] = om(f.span.end);
+  }
+  for (const auto& c : a.comments) {
+    o[k++] = om(c.begin);
+    o[k++] = om(c.end);
   }
   napi_value arr;
   napi_create_array_with_length(env, strs.size(), &arr);
@@ -214,6 +227,21 @@ Napi::Value Rewrite(const Napi::CallbackInfo& info) {
   }
   try {
     std::string out = rewrite(sql, mapping);
+    return Napi::String::New(env, out);
+  } catch (const SyntaxError& e) {
+    throwError(env, e);
+  }
+  return env.Undefined();
+}
+
+// stripComments(text): every comment replaced by one space (throws on text that does not tokenize).
+Napi::Value StripComments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  thread_local std::string buf;
+  std::string_view sql = readString(env, info[0], buf);
+  if (env.IsExceptionPending()) return env.Undefined();
+  try {
+    std::string out = stripComments(sql);
     return Napi::String::New(env, out);
   } catch (const SyntaxError& e) {
     throwError(env, e);
@@ -377,6 +405,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setBuffer", Napi::Function::New(env, SetBuffer, "setBuffer"));
   exports.Set("analyze", Napi::Function::New(env, Analyze, "analyze"));
   exports.Set("rewrite", Napi::Function::New(env, Rewrite, "rewrite"));
+  exports.Set("stripComments", Napi::Function::New(env, StripComments, "stripComments"));
   exports.Set("maxInputBytes", Napi::Number::New(env, double(kMaxInputBytes)));
   exports.Set("maxDepth", Napi::Number::New(env, double(kMaxDepth)));
   return exports;

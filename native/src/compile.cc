@@ -9,11 +9,18 @@ namespace colibri_sql {
 
 std::string trimQuery(std::string_view sql) {
   thread_local std::vector<Token> toks;
-  tokenize(sql, toks);
+  thread_local std::vector<Span> comments;
+  tokenize(sql, toks, &comments);
   size_t n = toks.size() - 1;
   while (n > 0 && toks[n - 1].type == Tok::Semicolon) --n;
   if (n == 0) return std::string();
-  return std::string(sql.substr(toks[0].begin, toks[n - 1].end - toks[0].begin));
+  return replaceComments(sql, comments, Span{toks[0].begin, toks[n - 1].end});
+}
+
+std::string inAliasMessage(const std::string& alias) {
+  return "'IN " + alias + "' names a WITH expression alias, which ClickHouse versions read differently " +
+         "(26: the alias value; 18.16: a table of that name): write the values, a subquery or has(" +
+         alias + ", x) instead";
 }
 
 namespace {
@@ -76,6 +83,8 @@ struct Compiler {
     }
     if (a.kind != Kind::Select || a.statementCount != 1)
       throw PolicyError("Node '" + node.name + "' must be a single SELECT query", 400);
+    if (!a.inAliases.empty())
+      throw PolicyError("Node '" + node.name + "': " + inAliasMessage(a.inAliases[0].name), 400);
     std::vector<std::string> deps;
     auto addDep = [&](const std::string& n) {
       for (const auto& d : deps)
@@ -83,7 +92,9 @@ struct Compiler {
       deps.push_back(n);
     };
     std::vector<Replacement> reps;
-    reps.reserve(a.tables.size());
+    reps.reserve(a.tables.size() + a.comments.size());
+    for (const Span& c : a.comments)
+      if (c.begin >= a.body.begin && c.end <= a.body.end) reps.push_back(Replacement{c, " "});
     for (const TableRef& ref : a.tables) {
       RewriteTarget target;
       if (!ref.hasDatabase) {
@@ -113,7 +124,7 @@ struct Compiler {
           const std::string& phys = ds.table.empty() ? ds.name : ds.table;
           auto fit = filterIdx.find(ds.name);
           if (fit != filterIdx.end()) {
-            const std::string& filter = in.filters[fit->second].second;
+            const std::string filter = stripComments(in.filters[fit->second].second);
             target.subquery = true;
             target.sql = "SELECT * FROM " + quoteIdent(in.database) + "." + quoteIdent(phys) +
                          " WHERE (" + filter + (guardComment(filter) ? "\n)" : ")");

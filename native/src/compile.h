@@ -44,7 +44,13 @@ struct CompileOutput {
  */
 CompileOutput compile(const CompileInput& input, const std::string& target);
 
-/** The query text between its first token and its last token before `;` (no comments). */
+/**
+ * The query text between its first token and its last token before `;`, with every
+ * comment replaced by one space.
+ */
 std::string trimQuery(std::string_view sql);
+
+/** Why `x IN alias` (alias: a WITH expression alias) is refused. */
+std::string inAliasMessage(const std::string& alias);
 
 }  // namespace colibri_sql

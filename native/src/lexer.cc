@@ -236,8 +236,10 @@ std::string describe(std::string_view src, const Token& t) {
   return "'" + std::string(text) + "'";
 }
 
-void tokenize(std::string_view src, std::vector<Token>& out) {
+void tokenize(std::string_view src, std::vector<Token>& out, std::vector<Span>* comments) {
   out.clear();
+  if (comments) comments->clear();
+  if (out.capacity() < 64) out.reserve(64);
   if (src.size() > kMaxInputBytes)
     throw SyntaxError("Syntax error: query is too large (" + std::to_string(src.size()) +
                           " bytes, limit " + std::to_string(kMaxInputBytes) + ") at line 1, column 1",
@@ -246,8 +248,19 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
   const unsigned char* p = base;
   const unsigned char* e = base + src.size();
   auto off = [&](const unsigned char* q) { return uint32_t(q - base); };
+  // Fields are stored in place: building a Token on the stack and copying it stalls on
+  // store forwarding (byte + word stores read back as one 8-byte load).
   auto push = [&](Tok type, const unsigned char* b, const unsigned char* en, Kw kw = Kw::None) {
-    out.push_back(Token{type, kw, off(b), off(en)});
+    if (out.size() == out.capacity()) out.reserve(out.capacity() * 2);
+    out.emplace_back();
+    Token& t = out.back();
+    t.type = type;
+    t.kw = kw;
+    t.begin = off(b);
+    t.end = off(en);
+  };
+  auto comment = [&](const unsigned char* b, const unsigned char* en) {
+    if (comments) comments->push_back(Span{off(b), off(en)});
   };
   auto prevType = [&]() { return out.empty() ? Tok::End : out.back().type; };
 
@@ -341,6 +354,7 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
       case '-':
         if (p + 1 < e && p[1] == '-') {
           while (p < e && *p != '\n') ++p;
+          comment(b, p);
           continue;
         }
         if (p + 1 < e && p[1] == '>') {
@@ -352,17 +366,29 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
         push(Tok::Minus, b, p);
         continue;
       case '/':
+        if (p + 1 < e && p[1] == '/') {  // `//` line comment (ClickHouse 26)
+          while (p < e && *p != '\n') ++p;
+          comment(b, p);
+          continue;
+        }
         if (p + 1 < e && p[1] == '*') {
+          // Block comments nest, exactly as ClickHouse 26 lexes them (ClickHouse 18.16 ends
+          // the comment at the first `*/`: outputs replace every comment with a space).
           p += 2;
+          size_t depth = 1;
           for (;;) {
             if (p + 1 >= e) throwSyntax(src, off(b), "unterminated comment");
-            if (p[0] == '*' && p[1] == '/') {
+            if (p[0] == '/' && p[1] == '*') {
               p += 2;
-              break;
+              ++depth;
+            } else if (p[0] == '*' && p[1] == '/') {
+              p += 2;
+              if (--depth == 0) break;
+            } else {
+              ++p;
             }
-            if (p[0] == '/' && p[1] == '*') throwSyntax(src, off(p), "nested comments are not allowed");
-            ++p;
           }
+          comment(b, p);
           continue;
         }
         ++p;
@@ -372,10 +398,12 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
         // ClickHouse reads "# " and "#!" as line comments.
         if (p + 1 < e && (p[1] == ' ' || p[1] == '\t' || p[1] == '!')) {
           while (p < e && *p != '\n') ++p;
+          comment(b, p);
           continue;
         }
         if (p + 1 == e) {
           ++p;
+          comment(b, p);
           continue;
         }
         throwSyntax(src, off(b), "unexpected character '#'");
@@ -467,6 +495,28 @@ void tokenize(std::string_view src, std::vector<Token>& out) {
     throwSyntax(src, off(b), msg);
   }
   out.push_back(Token{Tok::End, Kw::None, uint32_t(src.size()), uint32_t(src.size())});
+}
+
+std::string replaceComments(std::string_view src, const std::vector<Span>& comments, Span range) {
+  std::string out;
+  out.reserve(range.end - range.begin);
+  uint32_t pos = range.begin;
+  for (const Span& c : comments) {
+    if (c.end <= pos || c.begin >= range.end) continue;
+    out.append(src.data() + pos, c.begin - pos);
+    out.push_back(' ');
+    pos = c.end;
+  }
+  out.append(src.data() + pos, range.end - pos);
+  return out;
+}
+
+std::string stripComments(std::string_view src) {
+  thread_local std::vector<Token> toks;
+  thread_local std::vector<Span> comments;
+  tokenize(src, toks, &comments);
+  if (comments.empty()) return std::string(src);
+  return replaceComments(src, comments, Span{0, uint32_t(src.size())});
 }
 
 }  // namespace colibri_sql

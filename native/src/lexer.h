@@ -53,11 +53,23 @@ const char* keywordName(Kw kw);
 
 /**
  * Tokenizes `src` (UTF-8) into `out` (cleared first), ending with a Tok::End token.
- * Skips whitespace (including the Unicode spaces ClickHouse skips) and comments.
- * Throws SyntaxError on an unterminated string/comment, a nested block comment, or a
- * character ClickHouse would not accept (e.g. non-ASCII outside quotes and comments).
+ * Skips whitespace (including the Unicode spaces ClickHouse skips) and comments (`--`,
+ * `//`, `# `, `#!`, and block comments, which nest as in ClickHouse 26); when `comments`
+ * is given, it receives the span of every comment, in order.
+ * Throws SyntaxError on an unterminated string/comment, or a character ClickHouse would
+ * not accept (e.g. non-ASCII outside quotes and comments).
  */
-void tokenize(std::string_view src, std::vector<Token>& out);
+void tokenize(std::string_view src, std::vector<Token>& out, std::vector<Span>* comments = nullptr);
+
+/** `src[range]` with every comment (sorted spans) replaced by one space. */
+std::string replaceComments(std::string_view src, const std::vector<Span>& comments, Span range);
+
+/**
+ * `src` with every comment replaced by one space: the text then means the same statement
+ * to every ClickHouse version (18.16 does not nest block comments, 26 does). Throws
+ * SyntaxError when `src` does not tokenize.
+ */
+std::string stripComments(std::string_view src);
 
 /** Decodes a quoted identifier or string literal token (removes quotes, resolves escapes). */
 std::string unquote(std::string_view text);

@@ -44,6 +44,8 @@ void Analysis::clear() {
   strip.clear();
   params.clear();
   body = Span{};
+  comments.clear();
+  inAliases.clear();
 }
 
 namespace {
@@ -231,6 +233,13 @@ class Parser {
     if (i == k) return false;
     const Token& b = peek(i);
     return b.type == Tok::Ident && (b.kw == Kw::SELECT || b.kw == Kw::WITH);
+  }
+
+  // The innermost WITH name `n` in scope, or null.
+  const ScopeName* findScope(std::string_view n) const {
+    for (size_t i = scope_.size(); i-- > 0;)
+      if (scope_[i].name == n) return &scope_[i];
+    return nullptr;
   }
 
   bool inScope(std::string_view n, bool cteOnly) const {
@@ -769,8 +778,12 @@ class Parser {
         }
         ref.table = name(*nameTok);
         ref.span = Span{a.begin, nameTok->end};
-        // Any WITH name is a value after IN (ClickHouse 26 resolves the alias first).
-        if (ref.hasDatabase || !inScope(ref.table, false)) out_.tables.push_back(std::move(ref));
+        // Any WITH name is a value after IN (ClickHouse 26 resolves the alias first). A CTE
+        // name is safe everywhere (18.16 cannot parse `name AS (subquery)`); an expression
+        // alias is reported in inAliases (18.16 reads a table of that name instead).
+        const ScopeName* w = ref.hasDatabase ? nullptr : findScope(ref.table);
+        if (w == nullptr) out_.tables.push_back(std::move(ref));
+        else if (!w->cte) out_.inAliases.push_back(FunctionRef{std::move(ref.table), ref.span});
         return;
       }
     }
@@ -1350,7 +1363,7 @@ Kind classify(const Token& t) {
 void analyze(std::string_view sql, Analysis& out) {
   out.clear();
   thread_local std::vector<Token> toks;
-  tokenize(sql, toks);
+  tokenize(sql, toks, &out.comments);
   size_t n = toks.size() - 1;  // last is End
   size_t b = 0;
   bool first = true;
@@ -1378,6 +1391,7 @@ void analyze(std::string_view sql, Analysis& out) {
           for (auto& f : extra.tableFunctions) out.tableFunctions.push_back(std::move(f));
           for (auto& f : extra.tableByStringFunctions) out.tableByStringFunctions.push_back(std::move(f));
           for (auto& f : extra.restrictedFunctions) out.restrictedFunctions.push_back(std::move(f));
+          for (auto& f : extra.inAliases) out.inAliases.push_back(std::move(f));
           out.intoOutfile = out.intoOutfile || extra.intoOutfile;
           out.subquerySettings = out.subquerySettings || extra.subquerySettings || !extra.settings.empty();
         }

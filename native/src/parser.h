@@ -64,6 +64,10 @@ struct Analysis {
   std::vector<Span> strip;   // spans of the top-level SETTINGS and FORMAT clauses
   std::vector<Param> params; // query parameters {name:Type}
   Span body;                 // first statement without surrounding comments and the `;`
+  std::vector<Span> comments;  // every comment, in order
+  // `x IN alias` where alias is a WITH expression alias (not a CTE): ClickHouse 26 reads
+  // the alias value, ClickHouse 18.16 a table of the session database. Spans of the names.
+  std::vector<FunctionRef> inAliases;
 
   void clear();
 };

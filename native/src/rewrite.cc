@@ -20,14 +20,10 @@ std::string replacementFor(const TableRef& ref, const RewriteTarget& target) {
   if (target.subquery) {
     out.reserve(target.sql.size() + target.alias.size() + 10);
     out += '(';
-    out += target.sql;
-    // A trailing line comment in the subquery must not swallow the ')'.
-    if (!target.endsWithToken) {
-      size_t lastNl = target.sql.rfind('\n');
-      std::string_view lastLine = std::string_view(target.sql).substr(lastNl == std::string::npos ? 0 : lastNl);
-      if (lastLine.find("--") != std::string_view::npos || lastLine.find('#') != std::string_view::npos)
-        out += '\n';
-    }
+    // Caller-provided text: every comment becomes a space (see stripComments), so that no
+    // trailing line comment can swallow the ')'.
+    if (target.endsWithToken) out += target.sql;
+    else out += stripComments(target.sql);
     out += ')';
     if (!ref.inContext && !ref.hasAlias) {
       out += " AS ";
@@ -70,6 +66,9 @@ std::string rewrite(std::string_view sql, const Analysis& analysis, const Rewrit
     if (it == mapping.end()) continue;
     reps.push_back(Replacement{ref.span, replacementFor(ref, it->second)});
   }
+  // Every comment becomes one space: ClickHouse 18.16 and 26 lex nested block comments
+  // differently, the output must mean the same statement to both.
+  for (const Span& c : analysis.comments) reps.push_back(Replacement{c, " "});
   if (reps.empty()) return std::string(sql);
   return applyReplacements(sql, std::move(reps));
 }

@@ -1,5 +1,5 @@
-// Table-reference rewriting: replaces references by qualified names or subqueries,
-// leaving every other byte of the query as written.
+// Table-reference rewriting: replaces references by qualified names or subqueries and
+// every comment by one space, leaving every other byte of the query as written.
 #pragma once
 #include <string>
 #include <string_view>
@@ -17,7 +17,9 @@ struct RewriteTarget {
   std::string table;     // table target
   std::string sql;       // subquery target (without parentheses)
   std::string alias;     // subquery target: alias added when the reference has none
-  bool endsWithToken = false;  // subquery text ends with a token (no trailing comment to guard)
+  // subquery text is the compiler's own: no comments, ends with a token (otherwise its
+  // comments are replaced by spaces and a trailing line comment is guarded)
+  bool endsWithToken = false;
 };
 
 /** Keys are references as written, unquoted: "t" or "db.t". */

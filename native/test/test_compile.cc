@@ -150,3 +150,24 @@ TEST_CASE("compile: exponential inlining is refused, not exhausted") {
   }
   CHECK(policyError(in, "n39").find("too large") != std::string::npos);
 }
+
+TEST_CASE("compile: every comment of the output becomes a space; IN alias is refused") {
+  CompileInput in = pipeInput();
+  in.filters = {{"events", "tenant_id = 42 /* /* */ OR 1 -- */"}};
+  in.endpoints = {{"top_users", "/* x */ SELECT user_id /* /* */ , 2 -- */ FROM `ws_1`.`users_v3` -- t\n;"}};
+  in.nodes = {{"ids", "SELECT user_id FROM top_users /* /* */ , events -- */"},
+              {"out", "-- head\nSELECT * FROM events /* /* */ , system.users -- */\nWHERE user_id IN ids"}};
+  auto out = compile(in, "out");
+  CHECK(out.sql ==
+        "SELECT * FROM (SELECT * FROM `ws_1`.`events` WHERE (tenant_id = 42  )) AS `events`  \nWHERE user_id IN "
+        "(SELECT user_id FROM (SELECT user_id   FROM `ws_1`.`users_v3`) AS `top_users`)");
+  CHECK(out.sql.find("/*") == std::string::npos);
+  CHECK(out.sql.find("--") == std::string::npos);
+  in.nodes = {{"out", "WITH [1, 2] AS ids SELECT * FROM events WHERE user_id IN ids"}};
+  int status = 0;
+  CHECK(policyError(in, "out", &status).find("'IN ids' names a WITH expression alias") != std::string::npos);
+  CHECK(status == 400);
+  in.nodes = {{"out", "WITH ids AS (SELECT 1) SELECT * FROM events WHERE user_id IN ids"}};
+  in.filters.clear();
+  CHECK(compile(in, "out").sql == "WITH ids AS (SELECT 1) SELECT * FROM `ws_1`.`events` WHERE user_id IN ids");
+}

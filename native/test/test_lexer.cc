@@ -91,8 +91,9 @@ TEST_CASE("lexer: errors carry line and column") {
 
   e = syntaxError("SELECT /* never closed");
   CHECK(std::string(e.what()).find("unterminated comment") != std::string::npos);
-  e = syntaxError("SELECT /* a /* nested */ */ 1");
-  CHECK(std::string(e.what()).find("nested comments") != std::string::npos);
+  // Block comments nest (ClickHouse 26): the outer comment is still open here.
+  e = syntaxError("SELECT /* a /* nested */ 1");
+  CHECK(std::string(e.what()).find("unterminated comment") != std::string::npos);
   e = syntaxError("SELECT `unclosed");
   CHECK(std::string(e.what()).find("unterminated quoted identifier") != std::string::npos);
   e = syntaxError("SELECT 1 | 2");
@@ -125,4 +126,28 @@ TEST_CASE("lexer: size limit") {
   std::string big = "SELECT '" + std::string(kMaxInputBytes, 'x') + "'";
   auto e = syntaxError(big);
   CHECK(std::string(e.what()).find("too large") != std::string::npos);
+}
+
+TEST_CASE("lexer: block comments nest as in ClickHouse 26; comment spans are reported") {
+  std::vector<Token> toks;
+  std::vector<Span> comments;
+  std::string sql = "SELECT 1 /* a /* b */ c */ , 2 -- x\n// y\n# z\n/*/ w */ FROM t";
+  tokenize(sql, toks, &comments);
+  std::vector<std::string> words;
+  for (const auto& t : toks)
+    if (t.type != Tok::End) words.push_back(sql.substr(t.begin, t.end - t.begin));
+  CHECK(words == std::vector<std::string>{"SELECT", "1", ",", "2", "FROM", "t"});
+  REQUIRE(comments.size() == 5);
+  CHECK(sql.substr(comments[0].begin, comments[0].end - comments[0].begin) == "/* a /* b */ c */");
+  CHECK(sql.substr(comments[1].begin, comments[1].end - comments[1].begin) == "-- x");
+  CHECK(sql.substr(comments[2].begin, comments[2].end - comments[2].begin) == "// y");
+  CHECK(sql.substr(comments[3].begin, comments[3].end - comments[3].begin) == "# z");
+  CHECK(sql.substr(comments[4].begin, comments[4].end - comments[4].begin) == "/*/ w */");
+  CHECK(stripComments(sql) == "SELECT 1   , 2  \n \n \n  FROM t");
+  CHECK(stripComments("SELECT 1 /* /* */ , (SELECT 2) -- */ AS x") == "SELECT 1   AS x");
+  CHECK(stripComments("a/**/b") == "a b");
+  CHECK(stripComments("x -- c\n") == "x  \n");
+  // `/* */*/`: the comment ends at the first `*/` (depth 1), then `*/` is not a comment.
+  tokenize("SELECT 1 /* */*/ 2", toks, &comments);
+  CHECK(comments.size() == 1);
 }

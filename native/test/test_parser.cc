@@ -242,8 +242,16 @@ TEST_CASE("analyze: WITH names are not tables, within their scope only") {
   a = an("WITH [1, 2] AS arr, 5 AS t SELECT * FROM t WHERE y IN arr");
   CHECK(tableNames(a) == Names{"t"});
   CHECK(a.withNames == Names{"arr", "t"});
+  // ... reported in inAliases (ClickHouse 18.16 reads a table there); a CTE name is not.
+  REQUIRE(a.inAliases.size() == 1);
+  CHECK(a.inAliases[0].name == "arr");
+  a = an("WITH 1 AS a SELECT in(x, a), y IN (a), z GLOBAL NOT IN a");
+  CHECK(a.inAliases.size() == 3);
+  CHECK(a.tables.empty());
   a = an("WITH c AS (SELECT 1) SELECT * FROM t WHERE y IN c");
   CHECK(tableNames(a) == Names{"t"});
+  CHECK(a.inAliases.empty());
+  CHECK(an("WITH 1 AS a SELECT y IN db.a").inAliases.empty());
   // Recursive CTEs see themselves; a union's CTEs are visible in every member.
   CHECK(an("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r").tables.empty());
   CHECK(tableNames(an("WITH p AS (SELECT 1 FROM o) SELECT * FROM p UNION ALL SELECT * FROM p")) == Names{"o"});

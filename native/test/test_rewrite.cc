@@ -19,7 +19,10 @@ static RewriteTarget sub(const std::string& sql, const std::string& alias) {
 
 TEST_CASE("rewrite: qualifies tables and keeps every other byte") {
   RewriteMap m{{"t", table("ws", "t")}};
-  CHECK(rewrite("SELECT  a /*c*/ FROM t\nWHERE t.a = 1", m) == "SELECT  a /*c*/ FROM `ws`.`t`\nWHERE t.a = 1");
+  CHECK(rewrite("SELECT  a /*c*/ FROM t\nWHERE t.a = 1", m) == "SELECT  a   FROM `ws`.`t`\nWHERE t.a = 1");
+  // Every comment becomes one space (ClickHouse 18.16 does not nest block comments).
+  CHECK(rewrite("SELECT 1 /* /* */ , (SELECT * FROM t) -- */ FROM t", m) == "SELECT 1   FROM `ws`.`t`");
+  CHECK(rewrite("SELECT 1 -- c\n", RewriteMap{}) == "SELECT 1  \n");
   CHECK(rewrite("select * from t as x, t", m) == "select * from `ws`.`t` as x, `ws`.`t`");
   CHECK(rewrite("SELECT * FROM u", m) == "SELECT * FROM u");
   CHECK(rewrite("SELECT 't' AS t FROM `t`", m) == "SELECT 't' AS t FROM `ws`.`t`");
@@ -39,7 +42,9 @@ TEST_CASE("rewrite: subquery targets") {
         "SELECT * FROM (SELECT 1 AS x) AS a JOIN (SELECT 2 AS x) AS `q` USING x");
   CHECK(rewrite("SELECT 1 WHERE 1 IN n", m) == "SELECT 1 WHERE 1 IN (SELECT 1 AS x)");
   RewriteMap c{{"n", sub("SELECT 1 -- trailing comment", "n")}};
-  CHECK(rewrite("SELECT * FROM n", c) == "SELECT * FROM (SELECT 1 -- trailing comment\n) AS `n`");
+  CHECK(rewrite("SELECT * FROM n", c) == "SELECT * FROM (SELECT 1  ) AS `n`");
+  RewriteMap d{{"n", sub("SELECT 1 /* /* */ , 2 -- */", "n")}};
+  CHECK(rewrite("SELECT * FROM n", d) == "SELECT * FROM (SELECT 1  ) AS `n`");
 }
 
 TEST_CASE("rewrite: identifiers with quotes are escaped in the output") {

@@ -49,6 +49,13 @@ export interface Analysis {
   settingsAndFormatSpans: TextSpan[];
   /** (addition) the first statement without leading/trailing comments and its `;` */
   body: TextSpan;
+  /**
+   * (addition) `x IN alias` where alias is a WITH expression alias (not a CTE): ClickHouse 26
+   * reads the alias value, ClickHouse 18.16 a table of that name (checkSandbox refuses it)
+   */
+  inAliases: FunctionRef[];
+  /** (addition) spans of every comment (`--`, `//`, `#`, block comments, which nest) */
+  commentSpans: TextSpan[];
 }
 
 let nativeModule: NativeCompiler | null = null;
@@ -86,7 +93,8 @@ function decode(strings: string[]): Analysis {
   const b = buffer;
   const nTables = b[4]!, nWith = b[5]!, nTf = b[6]!, nTbs = b[7]!, nRes = b[8]!;
   const nSettings = b[9]!, nStrip = b[10]!, nParams = b[11]!;
-  let k = 14;
+  const nInAliases = b[14]!, nComments = b[15]!;
+  let k = 16;
   const tables: TableRef[] = [];
   for (let i = 0; i < nTables; i++, k += 6) {
     const db = b[k]!, alias = b[k + 2]!;
@@ -114,6 +122,10 @@ function decode(strings: string[]): Analysis {
   for (let i = 0; i < nParams; i++, k += 5) {
     parameters.push(Object.freeze({ name: strings[b[k]!]!, type: strings[b[k + 1]!]!, start: b[k + 2]!, end: b[k + 3]!, tablePosition: b[k + 4] === 1 }));
   }
+  const inAliases = functionRefs(b, strings, k, nInAliases);
+  k += nInAliases * 3;
+  const commentSpans: TextSpan[] = [];
+  for (let i = 0; i < nComments; i++, k += 2) commentSpans.push(Object.freeze({ start: b[k]!, end: b[k + 1]! }));
   const flags = b[2]!;
   return Object.freeze({
     kind: KINDS[b[0]!] ?? 'other',
@@ -130,6 +142,8 @@ function decode(strings: string[]): Analysis {
     parameters: Object.freeze(parameters) as QueryParameter[],
     settingsAndFormatSpans: Object.freeze(settingsAndFormatSpans) as TextSpan[],
     body: Object.freeze({ start: b[12]!, end: b[13]! }),
+    inAliases: Object.freeze(inAliases) as FunctionRef[],
+    commentSpans: Object.freeze(commentSpans) as TextSpan[],
   });
 }
 
@@ -174,16 +188,34 @@ export function clearAnalysisCache(): void {
 
 /**
  * The first statement of `sql` without its top-level SETTINGS and FORMAT clauses, its
- * surrounding comments and its `;`; everything else as written.
+ * surrounding comments and its `;`, every other comment replaced by one space (ClickHouse
+ * 18.16 and 26 disagree on nested block comments); everything else as written.
  */
 export function stripSettingsAndFormat(sql: string): string {
   const a = analyze(sql);
   let out = '';
   let pos = a.body.start;
-  for (const s of [...a.settingsAndFormatSpans].sort((x, y) => x.start - y.start)) {
-    out += sql.slice(pos, s.start);
+  const spans: { start: number; end: number; text: string }[] = [];
+  for (const s of a.settingsAndFormatSpans) spans.push({ start: s.start, end: s.end, text: '' });
+  for (const c of a.commentSpans) if (c.start >= a.body.start && c.end <= a.body.end) spans.push({ start: c.start, end: c.end, text: ' ' });
+  spans.sort((x, y) => x.start - y.start);
+  for (const s of spans) {
+    if (s.start < pos) continue; // a comment inside a removed clause
+    out += sql.slice(pos, s.start) + s.text;
     pos = s.end;
   }
   out += sql.slice(pos, a.body.end);
   return out.trimEnd();
+}
+
+/**
+ * `sql` (any text that tokenizes: a statement, an expression) with every comment replaced by
+ * one space, so that every ClickHouse version reads the same tokens. Throws SqlSyntaxError.
+ */
+export function stripComments(sql: string): string {
+  try {
+    return native().stripComments(sql);
+  } catch (err) {
+    throw fromNative(err);
+  }
 }

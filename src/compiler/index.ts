@@ -10,6 +10,7 @@ export {
   analyzeUncached,
   clearAnalysisCache,
   stripSettingsAndFormat,
+  stripComments,
   type Analysis,
   type FunctionRef,
   type QueryParameter,

@@ -9,6 +9,7 @@ export interface NativeCompiler {
   /** Fills the shared buffer; returns the strings it refers to, or the buffer size it needs. */
   analyze(sql: string): string[] | number;
   rewrite(sql: string, flatMapping: string[]): string;
+  stripComments(sql: string): string;
   /** compile() with the whole input in one length-prefixed string; parts in the buffer */
   compileKey(key: string): string | number;
   maxInputBytes: number;

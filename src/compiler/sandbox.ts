@@ -84,7 +84,7 @@ function canRead(policy: SandboxPolicy, table: string): boolean {
  * 400 for what no tenant may run (not one SELECT, INTO OUTFILE, table functions other than
  * numbers/zeros/values/null/generateRandom, system databases, table-by-string functions,
  * file-reading functions, SETTINGS outside the allow-list or inside a subquery, table-name
- * query parameters), 403 for another database or a data source the token may not read.
+ * query parameters, `x IN alias` of a WITH expression alias), 403 for another database or a data source the token may not read.
  */
 export function checkSandbox(analysis: Analysis, policy: SandboxPolicy): void {
   if (analysis.statementCount !== 1)
@@ -105,6 +105,11 @@ export function checkSandbox(analysis: Analysis, policy: SandboxPolicy): void {
     throw new SqlPolicyError(`Function '${f.name}' is not allowed: it reads a table or dictionary named in a string`, 400);
   for (const f of analysis.restrictedFunctions)
     throw new SqlPolicyError(`Function '${f.name}' is not allowed: it reads outside the query's tables`, 400);
+  for (const f of analysis.inAliases)
+    throw new SqlPolicyError(
+      `'IN ${f.name}' names a WITH expression alias, which ClickHouse versions read differently (26: the alias value; 18.16: a table of that name): write the values, a subquery or has(${f.name}, x) instead`,
+      400,
+    );
   for (const p of analysis.parameters) {
     if (p.tablePosition || /^\s*Identifier\s*$/i.test(p.type))
       throw new SqlPolicyError(`Query parameter '{${p.name}:${p.type}}' cannot name a table`, 400);

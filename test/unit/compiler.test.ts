@@ -13,6 +13,7 @@ import {
   rewrite,
   SqlPolicyError,
   SqlSyntaxError,
+  stripComments,
   stripSettingsAndFormat,
   type CompileResources,
   type PipeNodeInput,
@@ -117,6 +118,27 @@ describe('analyze', () => {
     );
     assert.equal(stripSettingsAndFormat('SELECT 1 FORMAT JSON SETTINGS max_threads = 1'), 'SELECT 1');
     assert.equal(stripSettingsAndFormat("SELECT 'SETTINGS x=1'"), "SELECT 'SETTINGS x=1'");
+    // Every comment left becomes one space (18.16 does not nest block comments, 26 does).
+    assert.equal(
+      stripSettingsAndFormat("SELECT a /* /* */ , (SELECT 1) -- */ FROM t -- x\nWHERE b = '/*' SETTINGS /* c */ max_threads = 1"),
+      "SELECT a   FROM t  \nWHERE b = '/*'",
+    );
+  });
+
+  it('accepts comments exactly as ClickHouse 26 lexes them and reports their spans', () => {
+    const sql = 'SELECT 1 /* a /* b */ c */, 2 // d\n# e\nFROM t';
+    const a = analyze(sql);
+    assert.deepEqual(a.tables.map((t) => t.table), ['t']);
+    assert.deepEqual(a.commentSpans.map((c) => sql.slice(c.start, c.end)), ['/* a /* b */ c */', '// d', '# e']);
+    assert.throws(() => analyze('SELECT 1 /* a /* b */ FROM t'), (e: unknown) => e instanceof SqlSyntaxError && /unterminated comment/.test(e.message));
+    assert.equal(stripComments("x = 1 /* /* */ OR 1 -- */"), 'x = 1  ');
+    assert.throws(() => stripComments("x = '"), SqlSyntaxError);
+  });
+
+  it('reports WITH expression aliases after IN (not CTE names)', () => {
+    const a = analyze('WITH [1, 2] AS ids, c AS (SELECT 1) SELECT * FROM t WHERE x IN ids AND y IN c');
+    assert.deepEqual(a.inAliases.map((f) => f.name), ['ids']);
+    assert.deepEqual(a.tables.map((t) => t.table), ['t']);
   });
 });
 
@@ -129,8 +151,15 @@ describe('rewrite', () => {
     });
     assert.equal(
       out,
-      "SELECT t.a, 't' FROM `ws`.`t` -- c\nJOIN `ws`.`events_v2` e USING id WHERE id IN (SELECT id FROM ws.allowed)",
+      "SELECT t.a, 't' FROM `ws`.`t`  \nJOIN `ws`.`events_v2` e USING id WHERE id IN (SELECT id FROM ws.allowed)",
     );
+  });
+
+  it('replaces every comment, also in subquery targets, by one space', () => {
+    const out = rewrite('SELECT * FROM t /* /* */ , system.users -- */', {
+      t: { subquery: 'SELECT * FROM ws.t WHERE (org = 1 /* /* */ OR 1 -- */\n)', alias: 't' },
+    });
+    assert.equal(out, 'SELECT * FROM (SELECT * FROM ws.t WHERE (org = 1  \n)) AS `t`  ');
   });
 
   it('keys qualified references as db.t', () => {
@@ -190,6 +219,9 @@ describe('compile', () => {
     );
     assert.equal(cyc.status, 400);
     assert.equal(cyc.message, 'Cycle in pipe nodes: a -> b -> a');
+    const inAlias = policyError(() => compile([{ name: 'a', sql: 'WITH [1] AS v SELECT * FROM events WHERE id IN v' }], 'a', resources));
+    assert.equal(inAlias.status, 400);
+    assert.match(inAlias.message, /^Node 'a': 'IN v' names a WITH expression alias/);
     const nf = policyError(() => compile([{ name: 'a', sql: 'SELECT * FROM ghosts' }], 'a', resources));
     assert.equal(nf.status, 400);
     assert.equal(nf.message, "Resource 'ghosts' not found");
@@ -232,6 +264,8 @@ describe('checkSandbox', () => {
     refuse('SELECT 1 SETTINGS max_memory_usage = 100000000000', 400, /'max_memory_usage'/);
     refuse('SELECT 1 SETTINGS max_execution_time = 3600', 400, /max_execution_time/);
     refuse('SELECT * FROM {t:Identifier}', 400, /cannot name a table/);
+    refuse('WITH [1, 2] AS ids SELECT * FROM events WHERE id IN ids', 400, /'IN ids' names a WITH expression alias/);
+    refuse('WITH 1 AS t SELECT * FROM events WHERE id IN (t)', 400, /'IN t'/);
   });
 
   it('refuses other databases and unreadable data sources (403)', () => {
@@ -273,6 +307,9 @@ describe('compiled SQL runs on real ClickHouse', () => {
     chdb.query(setup.join(';\n'), 'CSV');
     const sql = compile(pipe, 'out', res).sql;
     assert.equal(chdb.query(sql, 'CSV').trim(), '"ann",2');
+    const nested = [{ name: 'n', sql: "SELECT count() FROM ws_main.events WHERE type = 'click' /* /* */ OR 1 -- */\n" }];
+    assert.equal(chdb.query(nested[0]!.sql, 'CSV').trim(), '3', 'ClickHouse 26 nests block comments');
+    assert.equal(chdb.query(compile(nested, 'n', res).sql, 'CSV').trim(), '3');
   });
 
   let server: ClickHouseServer | null = null;
@@ -297,6 +334,12 @@ describe('compiled SQL runs on real ClickHouse', () => {
     for (const q of setup) await run(q);
     const sql = compile(pipe, 'out', res).sql;
     assert.equal((await run(sql + ' FORMAT CSV')).trim(), '"ann",2');
+    // A nested comment means `OR 1` to 18.16, nothing to 26: the compiled text has no comment.
+    const nested = [{ name: 'n', sql: "SELECT count() FROM ws_main.events WHERE type = 'click' /* /* */ OR 1 -- */\n" }];
+    const asWritten = (await run(`${nested[0]!.sql} FORMAT CSV`)).trim();
+    assert.equal(asWritten, '4', '18.16 ends the comment at the first */');
+    assert.equal((await run(compile(nested, 'n', res).sql + ' FORMAT CSV')).trim(), '3');
+    assert.equal((await run(stripSettingsAndFormat(nested[0]!.sql) + ' FORMAT CSV')).trim(), '3');
   });
 });
 
