@@ -69,7 +69,9 @@ export function compileSqlQuery(
     const filter = readFilter(ctx, ds.name);
     if (filter === false) continue;
     readable.set(ds.name, filter);
-    readable.set(ds.name + QUARANTINE_SUFFIX, undefined);
+    // A row filter can't be applied to the quarantine table (its columns are raw
+    // strings): only a token that reads every row of the data source reads it.
+    if (filter === undefined) readable.set(ds.name + QUARANTINE_SUFFIX, undefined);
   }
   const virtualNames = Object.keys(virtual);
   wrap(() =>
@@ -118,7 +120,11 @@ export function rowFilters(store: StateStore, ctx: AuthContext): Record<string, 
   if (ctx.isAdmin) return filters;
   for (const ds of listDataSources(store, ctx.workspace.id)) {
     const f = readFilter(ctx, ds.name);
-    if (typeof f === 'string') filters[ds.name] = f;
+    if (typeof f === 'string') {
+      filters[ds.name] = f;
+      // The quarantine table can't be filtered by row: a filtered token reads none of it.
+      filters[ds.name + QUARANTINE_SUFFIX] = '0';
+    }
   }
   return filters;
 }
