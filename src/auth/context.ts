@@ -18,6 +18,9 @@ import type { Scope, ResourceScopeType, GlobalScopeType } from './scopes.js';
 import { verifyStaticToken } from './tokens.js';
 import { looksLikeJwt, verifyJwt, type FixedParam } from './jwt.js';
 import { authRuntime, type AuthRuntime } from './runtime.js';
+import { sessionContext } from './sso/session.js';
+import { ssoKeyId, ssoTokenTenant, verifyWorkspaceToken } from './sso/workspace-token.js';
+import { parseScope } from './scopes.js';
 
 /** The token behind a request, without anything secret. */
 export interface TokenIdentity {
@@ -75,7 +78,12 @@ export function authenticate(store: StateStore, req: Request): AuthContext {
     return r;
   }
   const presented = presentedToken(req);
-  if (presented === undefined) throw unauthorized(MISSING);
+  if (presented === undefined) {
+    // No token: a signed-in person's session cookie (SSO), if any.
+    const session = sessionContext(store, req);
+    if (session !== undefined) return session;
+    throw unauthorized(MISSING);
+  }
   return resolveToken(store, presented, Date.now());
 }
 
@@ -94,6 +102,8 @@ export async function resolveTokenAsync(rt: AuthRuntime, presented: string, now:
   if (presented === '' || presented.startsWith('p.') || !looksLikeJwt(presented)) return resolveToken(rt.store, presented, now);
   const hit = cachedJwt(rt, presented, now);
   if (hit !== undefined) return hit;
+  const ssoTenant = ssoTokenTenant(presented);
+  if (ssoTenant !== undefined) return resolveSsoToken(rt, presented, ssoTenant);
   const { grant, ref } = await verifyJwt(presented, rt.jwtKeys(), now);
   const workspace = getWorkspace(rt.store, grant.workspaceId);
   const tenant = workspace === undefined ? undefined : getTenant(rt.store, workspace.tenant);
@@ -108,6 +118,36 @@ export async function resolveTokenAsync(rt: AuthRuntime, presented: string, now:
     limits: Object.freeze(grant.limits),
   };
   rt.jwtCache.set(presented, { ctx, expMs: grant.expMs, keyRef: ref });
+  return ctx;
+}
+
+/**
+ * A workspace token from SSO token exchange (`POST /auth/token`, `colibri login`):
+ * signed by the tenant's SSO key, carrying a subset of the person's grants.
+ */
+async function resolveSsoToken(rt: AuthRuntime, presented: string, tenantSlug: string): Promise<AuthContext> {
+  const claims = await verifyWorkspaceToken(rt.store, tenantSlug, presented);
+  const kid = ssoKeyId(rt.store, tenantSlug);
+  if (claims === undefined || kid === undefined) throw unauthorized('Invalid token');
+  const workspace = getWorkspace(rt.store, claims.workspace_id);
+  const tenant = workspace === undefined ? undefined : getTenant(rt.store, workspace.tenant);
+  if (workspace === undefined || tenant === undefined || tenant.slug !== tenantSlug) throw unauthorized('Invalid token');
+  let scopes: Scope[];
+  try {
+    scopes = claims.scopes.map((s) => parseScope(s));
+  } catch {
+    throw unauthorized('Invalid token');
+  }
+  const ctx: AuthContext = {
+    tenant,
+    workspace,
+    token: { id: `sso:${createHash('sha256').update(presented).digest('hex').slice(0, 16)}`, name: `sso:${claims.sub}`, kind: 'jwt', origin: 'jwt' },
+    scopes: Object.freeze(scopes),
+    isAdmin: scopes.some((s) => s.type === 'ADMIN'),
+    fixedParams: NO_FIXED,
+    limits: NO_LIMITS,
+  };
+  rt.jwtCache.set(presented, { ctx, expMs: claims.exp * 1000, keyRef: { kind: 'sso', tenant: tenantSlug, kid } });
   return ctx;
 }
 

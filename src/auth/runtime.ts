@@ -4,6 +4,7 @@
  * rotation. One runtime per state store (`configureAuth`), so that `authenticate`
  * keeps its `(store, req)` signature.
  */
+import { ssoKeyId } from './sso/workspace-token.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { webcrypto } from 'node:crypto';
@@ -22,7 +23,11 @@ import type { CryptoKey, JwtKeys } from './jwt.js';
 import type { AuthContext } from './context.js';
 
 /** Where a verified JWT's key came from, to re-check on every use. */
-export type KeyRef = { kind: 'hs'; tokenId: string; secretHash: string } | { kind: 'kid'; tenant: string; kid: string };
+export type KeyRef =
+  | { kind: 'hs'; tokenId: string; secretHash: string }
+  | { kind: 'kid'; tenant: string; kid: string }
+  /** A workspace token issued by SSO token exchange (src/auth/sso/workspace-token.ts). */
+  | { kind: 'sso'; tenant: string; kid: string };
 
 export interface CachedJwt {
   ctx: AuthContext;
@@ -147,6 +152,7 @@ export class AuthRuntime {
   /** True while the key a cached JWT was verified with is still the valid one. */
   keyStillValid(ref: KeyRef, now: number): boolean {
     if (ref.kind === 'hs') return this.store.get<TokenRecord>('tokens', ref.tokenId)?.secretHash === ref.secretHash;
+    if (ref.kind === 'sso') return ssoKeyId(this.store, ref.tenant) === ref.kid;
     const rec = readKeyring(this.store, ref.tenant).find((k) => k.kid === ref.kid);
     return rec !== undefined && keyVerifies(rec, now, this.graceMs);
   }

@@ -165,6 +165,19 @@ describe('OIDC login with a real OpenID Provider', () => {
       assert.equal((await post({ workspace: 'default', scopes })).status, 403, scopes);
     }
     assert.equal((await post({ workspace: 'finance' })).status, 403, 'no grant in finance');
+    // The exchanged token works on the workspace API, within its scopes only.
+    const token = JSON.parse(all.text).token as string;
+    const api = (path: string, t: string, method = 'GET'): Promise<Response> => fetch(`${colibri.url}${path}`, { method, headers: { authorization: `Bearer ${t}` } });
+    assert.equal((await api('/v0/datasources', token)).status, 200);
+    assert.equal((await api('/v0/tokens', token)).status, 403);
+    assert.equal((await api('/v0/datasources?name=x&schema=a%20String', token, 'POST')).status, 403);
+    const [h, p, sig] = token.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(token), scopes: ['ADMIN'] })).toString('base64url')}.${sig}`;
+    assert.equal((await api('/v0/tokens', forged)).status, 401, 'a tampered token is refused');
+    assert.ok(p !== undefined);
+    // The session cookie itself also reaches the API; state changes need the CSRF header.
+    assert.equal((await browser.request('GET', `${colibri.url}/v0/datasources`)).status, 200);
+    assert.equal((await browser.request('POST', `${colibri.url}/v0/tokens?name=x&scope=TOKENS`)).status, 403);
     assert.equal((await new Browser().request('POST', `${colibri.url}/auth/token`, new URLSearchParams({ workspace: 'default' }))).status, 401);
   });
 

@@ -6,7 +6,7 @@
  * session's grants for that workspace (`subsetOfGrants`).
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, decodeJwt } from 'jose';
 import type { StateStore } from '../../state/store.js';
 import type { Grant } from './config.js';
 
@@ -82,6 +82,21 @@ export async function verifyWorkspaceToken(store: StateStore, tenant: string, to
     const { payload } = await jwtVerify(token, await importJWK(rec.publicJwk, 'ES256'), { issuer: WORKSPACE_TOKEN_ISSUER, audience: AUDIENCE, algorithms: ['ES256'] });
     if (payload.ten !== tenant || !Array.isArray(payload.scopes)) return undefined;
     return payload as unknown as WorkspaceTokenClaims;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The id of the tenant's current workspace-token key, if it has one. */
+export function ssoKeyId(store: StateStore, tenant: string): string | undefined {
+  return store.get<JwtKeyRecord>('meta', `sso.jwt-key.${tenant}`)?.kid;
+}
+
+/** The tenant a token claims to be an SSO workspace token of (unverified), or undefined. */
+export function ssoTokenTenant(token: string): string | undefined {
+  try {
+    const claims = decodeJwt(token);
+    return claims.iss === WORKSPACE_TOKEN_ISSUER && typeof claims.ten === 'string' ? claims.ten : undefined;
   } catch {
     return undefined;
   }
