@@ -30,10 +30,11 @@ const ORDER: Section[] = [
   { module: 'state-store', title: 'State store (FileStateStore commits)' },
   { module: 'compiler', title: 'Query-dependency compiler', entry: 'benchCompiler', optional: true },
   { module: 'events', title: 'Events API throughput (issue 2)', entry: 'benchEvents' },
+  { module: 'endpoints', title: 'Pipe endpoint throughput and latency (issue 4)', entry: 'benchEndpoints' },
 ];
 
 /** Files of this directory that are not bench modules (helpers run as child processes). */
-const NOT_MODULES = new Set(['run', 'events-load']);
+const NOT_MODULES = new Set(['run', 'events-load', 'endpoints-load']);
 
 interface Outcome {
   title: string;

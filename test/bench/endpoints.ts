@@ -1,0 +1,369 @@
+/**
+ * Endpoint benchmark (issue 4): throughput and latency (p50, p99) of a published pipe
+ * endpoint under concurrency, for a small aggregate query (top 10 pages by hits in a
+ * date range, from a template with two parameters), against sending the same compiled
+ * SQL directly with @clickhouse/client to the same host, in the same run.
+ * Targets: throughput >= 0.9x direct; added latency p50 <= 0.5 ms, p99 <= 2 ms.
+ *
+ * - The server runs in this process (`startServer`, embedded host in a temporary
+ *   directory) with a data source of 100k rows, a pipe with a template node, and a
+ *   pipe-scoped read token (PIPES:READ:<pipe>), as a client application would use.
+ * - (a) Colibri: autocannon, in a child process (endpoints-load.ts), runs
+ *   `GET /v0/pipes/<pipe>.json?start=..&end=..` over N keep-alive connections
+ *   (closed loop, one request in flight each) for a fixed duration after a warm-up.
+ * - (b) direct: the SQL the endpoint compiles for those parameters (compilePipe via
+ *   the in-process services, with the token's row filters), in the same format and
+ *   with the same settings, sent with @clickhouse/client to the same engine through
+ *   the tenant's Host (`host.read`, the @clickhouse/client wrapper Colibri itself
+ *   uses, as the events bench's baseline does): the engine's HTTP credentials are
+ *   known only to its supervisor, so autocannon cannot be pointed at the engine
+ *   without a backdoor. The driver is the same closed loop (N concurrent callers,
+ *   each awaiting its full response before the next request) with the same
+ *   duration and warm-up; latencies are kept exactly (no histogram rounding), as the
+ *   load generator of (a) does.
+ * - Both paths are warmed up, then measured alternately (A B A B A B); medians of
+ *   the rounds are reported. Before measuring, the endpoint's rows must equal the
+ *   direct query's rows.
+ *
+ * Run alone: `npm run build && node dist/test/bench/endpoints.js`.
+ * Knobs (environment): COLIBRI_BENCH_ENDPOINTS_CONNECTIONS (default 8),
+ * COLIBRI_BENCH_ENDPOINTS_SECONDS (per measurement, default 5),
+ * COLIBRI_BENCH_ENDPOINTS_WARMUP (seconds, default 2), COLIBRI_BENCH_ENDPOINTS_ROUNDS
+ * (default 3), COLIBRI_BENCH_ENDPOINTS_ROWS (default 100000),
+ * COLIBRI_BENCH_ENDPOINTS_CPUPROF=<file.cpuprofile> (CPU profile of this process
+ * during the endpoint rounds; open it in Chrome DevTools or speedscope).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/server/start.js';
+import type { RunningServer } from '../../src/server/start.js';
+import { setLogLevel } from '../../src/ops/log.js';
+import { findWorkspace, getTenant } from '../../src/tenancy/model.js';
+import { qualified } from '../../src/catalog/datasources.js';
+import { compilePipe, endpointNode, requirePipe } from '../../src/catalog/pipes.js';
+import { rowFilters } from '../../src/catalog/sql-query.js';
+import { resolveToken } from '../../src/auth/context.js';
+import { readSettings } from '../../src/api/respond.js';
+import type { Host, QuerySettings } from '../../src/clickhouse/host.js';
+import type { EndpointLoadJob, EndpointLoadResult } from './endpoints-load.js';
+
+const TARGET_RATIO = 0.9;
+const TARGET_ADDED_P50_MS = 0.5;
+const TARGET_ADDED_P99_MS = 2;
+
+const DS = 'bench_hits';
+const PIPE = 'bench_top_pages';
+const SCHEMA = [
+  '`timestamp` DateTime',
+  '`pathname` String',
+  '`action` LowCardinality(String)',
+  '`user_id` UInt32',
+  '`duration_ms` UInt32',
+].join(', ');
+const NODE_SQL = [
+  '%',
+  'SELECT pathname, count() AS hits, uniq(user_id) AS visitors, avg(duration_ms) AS avg_duration',
+  `FROM ${DS}`,
+  "WHERE timestamp >= {{ DateTime(start, '2024-05-01 00:00:00', description='Range start') }}",
+  "  AND timestamp < {{ DateTime(end, '2024-06-01 00:00:00', description='Range end') }}",
+  "  {% if defined(action) %} AND action = {{ String(action) }} {% end %}",
+  'GROUP BY pathname',
+  'ORDER BY hits DESC, pathname',
+  'LIMIT 10',
+].join('\n');
+/** The endpoint's parameters in every request. */
+const PARAMS = { start: '2024-05-08 00:00:00', end: '2024-05-22 00:00:00' };
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer`);
+  return n;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `rows` page hits over May 2024 as JSONEachRow, 60 paths with a skewed popularity. */
+function makeRows(rows: number): Buffer {
+  const r = rng(42);
+  const base = Date.UTC(2024, 4, 1) / 1000;
+  const actions = ['page_hit', 'page_hit', 'page_hit', 'click', 'scroll'];
+  const lines = new Array<string>(rows);
+  for (let i = 0; i < rows; i++) {
+    const ts = new Date((base + Math.floor(r() * 86_400 * 31)) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const page = Math.floor(60 * r() * r());
+    lines[i] = JSON.stringify({
+      timestamp: ts,
+      pathname: page === 0 ? '/' : `/docs/page-${page}`,
+      action: actions[Math.floor(r() * actions.length)],
+      user_id: Math.floor(r() * 20_000),
+      duration_ms: Math.floor(r() * 5000),
+    });
+  }
+  return Buffer.from(`${lines.join('\n')}\n`);
+}
+
+async function api(server: RunningServer, method: string, pathAndQuery: string, body?: string, contentType?: string): Promise<unknown> {
+  const res = await fetch(new URL(pathAndQuery, server.url), {
+    method,
+    headers: { Authorization: `Bearer ${server.adminToken}`, ...(contentType !== undefined ? { 'Content-Type': contentType } : {}) },
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${pathAndQuery.split('?')[0]}: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  return text === '' ? null : JSON.parse(text);
+}
+
+function runLoad(job: EndpointLoadJob, jobFile: string): Promise<EndpointLoadResult> {
+  const script = fileURLToPath(new URL('./endpoints-load.js', import.meta.url));
+  return (async () => {
+    await writeFile(jobFile, JSON.stringify(job));
+    return new Promise<EndpointLoadResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [script, jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code !== 0) reject(new Error(`load generator exited with ${code}: ${err.trim().slice(0, 1000)}`));
+        else resolve(JSON.parse(out.trim()) as EndpointLoadResult);
+      });
+    });
+  })();
+}
+
+/** Exact percentile (nearest rank) of sorted values. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** One full read of `sql`: the response body, as a client receives it. */
+async function readAll(host: Host, sql: string, settings: QuerySettings): Promise<Buffer> {
+  const result = await host.read(sql, 'JSON', { settings, queryId: randomUUID() });
+  const chunks: Buffer[] = [];
+  for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The direct path: `connections` concurrent callers, each sending the query and
+ * reading the whole response before the next one, for `seconds`.
+ */
+async function runDirect(host: Host, sql: string, settings: QuerySettings, connections: number, seconds: number): Promise<Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>> {
+  const latencies: number[] = [];
+  const t0 = process.hrtime.bigint();
+  const deadline = t0 + BigInt(Math.round(seconds * 1e9));
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (process.hrtime.bigint() < deadline) {
+      const s = process.hrtime.bigint();
+      const result = await host.read(sql, 'JSON', { settings, queryId: randomUUID() });
+      for await (const _chunk of result.stream) {
+        // read the whole body, as a client does
+      }
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+  }));
+  const took = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sorted = Float64Array.from(latencies).sort();
+  return { requests: sorted.length, seconds: took, rps: sorted.length / took, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99) };
+}
+
+/** CPU seconds used so far by process `pid` (Linux /proc; undefined elsewhere). */
+function procCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pid of the embedded engine: a child process of this one running the engine's child script. */
+function enginePidOf(host: Host): number | undefined {
+  const own = (host as { pid?: unknown }).pid;
+  if (typeof own === 'number') return own;
+  try {
+    for (const line of readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/)) {
+      const pid = Number(line);
+      if (Number.isInteger(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('embedded')) return pid;
+    }
+  } catch {
+    // not Linux: no engine CPU figures
+  }
+  return undefined;
+}
+
+function cpuNow(enginePid: number | undefined): { self: number; engine: number } {
+  const u = process.cpuUsage();
+  return { self: (u.user + u.system) / 1e6, engine: procCpuSeconds(enginePid) ?? Number.NaN };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => n.toFixed(2);
+const verdict = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
+
+export async function benchEndpoints(): Promise<void> {
+  const levels = (process.env.COLIBRI_BENCH_ENDPOINTS_CONNECTIONS ?? '1,8').split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n <= 0) throw new Error('COLIBRI_BENCH_ENDPOINTS_CONNECTIONS: expected positive integers');
+    return n;
+  });
+  const seconds = envInt('COLIBRI_BENCH_ENDPOINTS_SECONDS', 5);
+  const warmup = envInt('COLIBRI_BENCH_ENDPOINTS_WARMUP', 2);
+  const rounds = envInt('COLIBRI_BENCH_ENDPOINTS_ROUNDS', 3);
+  const rows = envInt('COLIBRI_BENCH_ENDPOINTS_ROWS', 100_000);
+  const cpuprof = process.env.COLIBRI_BENCH_ENDPOINTS_CPUPROF;
+
+  setLogLevel('warn');
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'colibri-bench-endpoints-'));
+  const server = await startServer({ ...defaultConfig(), port: 0, dataDir: path.join(tmp, 'data') });
+  try {
+    const { store, hosts, config } = server.services;
+    const tenant = getTenant(store, 'local');
+    const ws = tenant === undefined ? undefined : findWorkspace(store, tenant.slug, 'default');
+    if (tenant === undefined || ws === undefined) throw new Error('default tenant/workspace not provisioned');
+    const host = hosts.hostFor(tenant);
+
+    // Data source, rows, pipe, endpoint, and a read token for it.
+    const q = new URLSearchParams({ name: DS, schema: SCHEMA, engine: 'MergeTree', engine_sorting_key: 'timestamp, pathname' });
+    await api(server, 'POST', `/v0/datasources?${q.toString()}`);
+    await host.insert(qualified(ws, DS), makeRows(rows), 'JSONEachRow');
+    await host.command(`OPTIMIZE TABLE ${qualified(ws, DS)} FINAL`);
+    await api(server, 'POST', '/v0/pipes', JSON.stringify({ name: PIPE, nodes: [{ name: 'top_pages', sql: NODE_SQL }] }), 'application/json');
+    await api(server, 'POST', `/v0/pipes/${PIPE}/nodes/top_pages/endpoint`);
+    const token = (await api(server, 'POST', `/v0/tokens?${new URLSearchParams({ name: 'bench_reader', scope: `PIPES:READ:${PIPE}` }).toString()}`) as { token: string }).token;
+
+    // The SQL the endpoint runs for these parameters, as the server compiles it for this token.
+    const ctx = resolveToken(store, token, Date.now());
+    const pipe = requirePipe(store, ws.id, PIPE);
+    const compiled = compilePipe({ store, workspace: ctx.workspace, filters: rowFilters(store, ctx) }, pipe, endpointNode(pipe)!.name, { ...PARAMS });
+    const settings = readSettings(config.limits, {});
+    const url = `${server.url}/v0/pipes/${PIPE}.json?${new URLSearchParams(PARAMS).toString()}`;
+
+    // Same answer both ways.
+    const viaEndpoint = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+    if (viaEndpoint.status !== 200) throw new Error(`endpoint: HTTP ${viaEndpoint.status}: ${(await viaEndpoint.text()).slice(0, 500)}`);
+    const endpointBody = JSON.parse(await viaEndpoint.text()) as { data: unknown[]; rows: number };
+    const directBody = JSON.parse((await readAll(host, compiled.sql, settings)).toString('utf8')) as { data: unknown[]; rows: number };
+    if (JSON.stringify(endpointBody.data) !== JSON.stringify(directBody.data) || endpointBody.rows !== 10) {
+      throw new Error(`the endpoint and the direct query disagree (${endpointBody.rows} vs ${directBody.rows} rows)`);
+    }
+
+    console.log(`  ${rows.toLocaleString('en-US')} rows; top 10 pages by hits over 2 weeks (count, uniq, avg); closed-loop connections: ${levels.join(', ')}; ` +
+      `${seconds} s per measurement after ${warmup} s warm-up; ${rounds} alternating rounds per path (medians); server in-process on an embedded host`);
+    console.log(`  (a) Colibri: GET /v0/pipes/${PIPE}.json?start=..&end=.. with a PIPES:READ token, autocannon in a child process`);
+    console.log('  (b) direct: the same compiled SQL, format and settings with @clickhouse/client (via the tenant Host) to the same engine, same concurrency');
+
+    const jobFile = path.join(tmp, 'job.json');
+    const enginePid = enginePidOf(host);
+    let misses = 0;
+    for (const connections of levels) {
+      console.log(`  ${connections} connection${connections === 1 ? '' : 's'}:`);
+      const job: EndpointLoadJob = { url, headers: { Authorization: `Bearer ${token}` }, connections, seconds, warmupSeconds: warmup };
+      // Warm-up of the direct path (the load generator warms (a) up before each of its measurements).
+      await runDirect(host, compiled.sql, settings, connections, warmup);
+
+      const a: EndpointLoadResult[] = [];
+      const b: Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>[] = [];
+      const cpu = { a: { server: 0, engine: 0, load: 0, requests: 0 }, b: { client: 0, engine: 0, requests: 0 } };
+      let session: Session | undefined;
+      if (cpuprof !== undefined && cpuprof !== '') {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      }
+      for (let round = 0; round < rounds; round++) {
+        if (session !== undefined) await session.post('Profiler.start');
+        const c0 = cpuNow(enginePid);
+        const r = await runLoad(job, jobFile);
+        const c1 = cpuNow(enginePid);
+        if (session !== undefined) {
+          const { profile } = await session.post('Profiler.stop');
+          const file = cpuprof!.replace(/(\.cpuprofile)?$/, `-c${connections}-r${round + 1}.cpuprofile`);
+          await writeFile(file, JSON.stringify(profile));
+          console.log(`    CPU profile of the server during endpoint round ${round + 1}: ${file}`);
+        }
+        a.push(r);
+        // Server and engine CPU cover the warm-up too: scale to the measured share of requests.
+        const share = seconds / (seconds + warmup);
+        cpu.a.server += (c1.self - c0.self) * share;
+        cpu.a.engine += (c1.engine - c0.engine) * share;
+        cpu.a.load += r.cpuSeconds;
+        cpu.a.requests += r.requests;
+
+        const d0 = cpuNow(enginePid);
+        const d = await runDirect(host, compiled.sql, settings, connections, seconds);
+        const d1 = cpuNow(enginePid);
+        b.push(d);
+        cpu.b.client += d1.self - d0.self;
+        cpu.b.engine += d1.engine - d0.engine;
+        cpu.b.requests += d.requests;
+        console.log(`    round ${round + 1}: Colibri ${fmt(r.rps)} req/s p50 ${ms(r.p50)} p99 ${ms(r.p99)} ms | direct ${fmt(d.rps)} req/s p50 ${ms(d.p50)} p99 ${ms(d.p99)} ms`);
+      }
+      session?.disconnect();
+
+      const rpsA = median(a.map((x) => x.rps));
+      const rpsB = median(b.map((x) => x.rps));
+      const p50A = median(a.map((x) => x.p50));
+      const p50B = median(b.map((x) => x.p50));
+      const p99A = median(a.map((x) => x.p99));
+      const p99B = median(b.map((x) => x.p99));
+      const ratio = rpsA / rpsB;
+      const added50 = p50A - p50B;
+      const added99 = p99A - p99B;
+      const okRatio = ratio >= TARGET_RATIO;
+      const ok50 = added50 <= TARGET_ADDED_P50_MS;
+      const ok99 = added99 <= TARGET_ADDED_P99_MS;
+      console.log(`    Colibri endpoint   ${fmt(rpsA).padStart(7)} req/s   p50 ${ms(p50A).padStart(6)} ms   p99 ${ms(p99A).padStart(6)} ms   (${fmt(median(a.map((x) => x.bytesPerResponse)))} B/response)`);
+      console.log(`    direct (baseline)  ${fmt(rpsB).padStart(7)} req/s   p50 ${ms(p50B).padStart(6)} ms   p99 ${ms(p99B).padStart(6)} ms`);
+      console.log(`    throughput ratio   ${ratio.toFixed(2).padStart(7)}         target >= ${TARGET_RATIO}  ${verdict(okRatio)}`);
+      console.log(`    added latency p50  ${ms(added50).padStart(7)} ms      target <= ${TARGET_ADDED_P50_MS} ms  ${verdict(ok50)}`);
+      console.log(`    added latency p99  ${ms(added99).padStart(7)} ms      target <= ${TARGET_ADDED_P99_MS} ms  ${verdict(ok99)}`);
+      const perK = (s: number, n: number): string => ((s / n) * 1e6).toFixed(0);
+      console.log(`    CPU µs per request: Colibri server ${perK(cpu.a.server, cpu.a.requests)} + engine ${perK(cpu.a.engine, cpu.a.requests)} + load generator ${perK(cpu.a.load, cpu.a.requests)}; ` +
+        `direct client ${perK(cpu.b.client, cpu.b.requests)} + engine ${perK(cpu.b.engine, cpu.b.requests)}`);
+      if (!okRatio || !ok50 || !ok99) misses++;
+    }
+    if (misses > 0) console.log(`  ${misses} concurrency level(s) missed a target (figures are noisy on a shared machine: rerun before concluding)`);
+  } finally {
+    await server.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  benchEndpoints().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
