@@ -13,6 +13,7 @@ import { badRequest, conflict, HttpError, notFound } from '../server/errors.js';
 import { readBody } from '../server/body.js';
 import { HostQueryError, type Host } from '../clickhouse/host.js';
 import {
+  compileEndpoint,
   compilePipe,
   dependents,
   endpointNode,
@@ -339,7 +340,7 @@ async function serveEndpoint(services: Services, req: Request, res: Response, na
   const q = typeof values.q === 'string' ? values.q : undefined;
   delete values.q;
   const cctx: CompileContext = { store, workspace: ctx.workspace, filters: rowFilters(store, ctx) };
-  const compiled = compilePipe(cctx, pipe, node.name, values);
+  const compiled = compileEndpoint(cctx, pipe, node.name, values);
   let sql = compiled.sql;
   let format = ENDPOINT_FORMATS[ext]!;
   let settings: Record<string, string> = {};

@@ -4,7 +4,8 @@
  * pipe endpoints).
  */
 import type { Response } from 'express';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { HostQueryError, type Host, type QuerySettings } from '../clickhouse/host.js';
 import type { OutputFormat } from '../catalog/sql-query.js';
 import type { LimitsConfig } from '../server/config.js';
@@ -43,6 +44,14 @@ export function tenantError(err: HostQueryError, database: string): HostQueryErr
   return new HostQueryError(message, err.code);
 }
 
+/**
+ * Results up to this size are read whole before anything is sent: they go out in one
+ * write with a Content-Length (no chunked encoding, no stream pipeline per request),
+ * and an error the host reports at their end is still answered with an error status.
+ * Larger results are streamed with backpressure, holding at most this much.
+ */
+export const BUFFERED_RESULT_BYTES = 256 * 1024;
+
 /** Run `sql` read-only on the host and stream the result into `res`. */
 export async function streamQuery(res: Response, host: Host, sql: string, format: OutputFormat, settings: QuerySettings, queryId: string, database: string): Promise<void> {
   const abort = new AbortController();
@@ -50,12 +59,41 @@ export async function streamQuery(res: Response, host: Host, sql: string, format
     if (!res.writableFinished) abort.abort();
   };
   res.once('close', onClose);
+  let stream: Readable | undefined;
   try {
     const result = await host.read(sql, format, { settings, queryId, signal: abort.signal });
+    stream = result.stream;
+    // Read manually (not for-await, which would destroy the stream on an early exit).
+    const chunks = result.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    while (size <= BUFFERED_RESULT_BYTES) {
+      const next = await chunks.next();
+      if (next.done === true) {
+        ended = true;
+        break;
+      }
+      head.push(next.value);
+      size += next.value.length;
+    }
     res.status(200);
     res.setHeader('Content-Type', CONTENT_TYPES[format]);
     res.setHeader('X-Query-Id', result.queryId);
-    await pipeline(result.stream, res);
+    if (ended) {
+      res.setHeader('Content-Length', size);
+      res.end(head.length === 1 ? head[0] : Buffer.concat(head, size));
+      return;
+    }
+    // A large result: stream the rest, waiting for the client when its socket is full.
+    for (const chunk of head) res.write(chunk);
+    head.length = 0;
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done === true) break;
+      if (!res.write(next.value)) await once(res, 'drain', { signal: abort.signal });
+    }
+    res.end();
   } catch (err) {
     if (abort.signal.aborted) {
       // The client went away: stop the query on the host too.
@@ -66,5 +104,7 @@ export async function streamQuery(res: Response, host: Host, sql: string, format
     throw err;
   } finally {
     res.off('close', onClose);
+    // On any failure, release the host connection (a no-op once the result was read whole).
+    if (stream !== undefined && !stream.readableEnded) stream.destroy();
   }
 }

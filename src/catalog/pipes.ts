@@ -192,6 +192,44 @@ export function compilePipe(ctx: CompileContext, pipe: PipeRecord, target: strin
   return { sql: result.sql, datasources: [...usedDatasources], pipes: [...usedPipes] };
 }
 
+/** Compiled endpoint queries, most recently used last (see compileEndpoint). */
+const endpointCache = new Map<string, CompiledPipe>();
+const ENDPOINT_CACHE_SIZE = 1024;
+/** Keys longer than this (huge parameter values) are not cached. */
+const MAX_CACHE_KEY = 16 * 1024;
+
+/**
+ * compilePipe for serving an endpoint, cached. The result depends only on what the key
+ * holds: the workspace and its database, every pipe of the workspace (id, version,
+ * last change: a change to any of them, or a pipe added or removed, makes a new key),
+ * the names of its data sources, the token's row filters, the target node and the
+ * parameter values. Templates render deterministically (no clock, no randomness), so
+ * a hit returns what a fresh compile would. Errors are not cached.
+ */
+export function compileEndpoint(ctx: CompileContext, pipe: PipeRecord, target: string, values: ParamValues): CompiledPipe {
+  if (ctx.overrides !== undefined) return compilePipe(ctx, pipe, target, values);
+  let key = `${ctx.workspace.id}\u0000${ctx.workspace.database}\u0000${pipe.id}\u0000${target}\u0000${JSON.stringify(values)}\u0000${JSON.stringify(ctx.filters)}\u0000`;
+  for (const p of ctx.store.list<PipeRecord>('pipes')) {
+    if (p.workspaceId === ctx.workspace.id) key += `${p.id}:${p.name}:${p.version}:${p.updatedAt};`;
+  }
+  key += '\u0000';
+  for (const ds of listDataSources(ctx.store, ctx.workspace.id)) key += `${ds.name};`;
+  if (key.length > MAX_CACHE_KEY) return compilePipe(ctx, pipe, target, values);
+  const hit = endpointCache.get(key);
+  if (hit !== undefined) {
+    endpointCache.delete(key);
+    endpointCache.set(key, hit);
+    return hit;
+  }
+  const compiled = compilePipe(ctx, pipe, target, values);
+  Object.freeze(compiled.datasources);
+  Object.freeze(compiled.pipes);
+  Object.freeze(compiled);
+  endpointCache.set(key, compiled);
+  if (endpointCache.size > ENDPOINT_CACHE_SIZE) endpointCache.delete(endpointCache.keys().next().value as string);
+  return compiled;
+}
+
 /** A node's SQL with its template rendered. */
 export function renderNode(pipe: PipeRecord, node: PipeNode, values: ParamValues): string {
   return wrapTemplate(() => renderTemplate(node.sql, values).sql);
