@@ -1,0 +1,1 @@
+// NDJSON -> TabSeparated encoder (placeholder; filled in by the next commits).
