@@ -11,6 +11,7 @@ import type { WorkspaceRecord } from '../tenancy/model.js';
 import { badRequest, conflict, notFound } from '../server/errors.js';
 import { RESOURCE_NAME } from '../auth/scopes.js';
 import { createQuarantineTableSql, createTableSql, formatSchema, type ColumnDef, type EngineOptions } from './schema.js';
+import { clusterOf, onCluster, shardDatabase } from '../tenancy/provision.js';
 
 export interface DataSourceRecord {
   readonly [key: string]: unknown;
@@ -69,14 +70,20 @@ export async function createDataSource(
   if (findDataSource(store, workspace.id, input.name) !== undefined) throw conflict(`Data Source '${input.name}' already exists`);
   if (listDataSources(store, workspace.id).length >= MAX_DATASOURCES_PER_WORKSPACE) throw badRequest(`Too many Data Sources in this workspace (max ${MAX_DATASOURCES_PER_WORKSPACE})`);
   const quarantine = input.name + QUARANTINE_SUFFIX;
-  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`);
-  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, quarantine)}`);
-  await host.command(createTableSql(workspace.database, input.name, input.columns, input.engine));
-  try {
-    await host.command(createQuarantineTableSql(workspace.database, quarantine, input.columns));
-  } catch (err) {
-    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`).catch(() => undefined);
-    throw err;
+  const cluster = clusterOf(host);
+  if (cluster !== undefined) {
+    await createOnCluster(host, cluster, workspace, input.name, createTableSql(shardDatabase(workspace.database), input.name, input.columns, input.engine), shardingKey(input.engine));
+    await createOnCluster(host, cluster, workspace, quarantine, createQuarantineTableSql(shardDatabase(workspace.database), quarantine, input.columns), 'rand()');
+  } else {
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`);
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, quarantine)}`);
+    await host.command(createTableSql(workspace.database, input.name, input.columns, input.engine));
+    try {
+      await host.command(createQuarantineTableSql(workspace.database, quarantine, input.columns));
+    } catch (err) {
+      await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, input.name)}`).catch(() => undefined);
+      throw err;
+    }
   }
   const now = new Date().toISOString();
   const record: DataSourceRecord = {
@@ -95,15 +102,44 @@ export async function createDataSource(
   return record;
 }
 
+/**
+ * On a cluster (a tenant host with `cluster`): the rows live in local tables of the
+ * same name in the workspace's shard database on every shard (ON CLUSTER, ClickHouse's
+ * distributed DDL), and the workspace database holds a Distributed table over them
+ * that takes the tenant's reads and inserts, so compiled SQL targets it unchanged.
+ */
+async function createOnCluster(host: Host, cluster: string, workspace: WorkspaceRecord, table: string, localSql: string, key: string): Promise<void> {
+  const on = onCluster(cluster);
+  const local = `${quoteIdentifier(shardDatabase(workspace.database))}.${quoteIdentifier(table)}`;
+  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, table)}${on}`);
+  await host.command(`DROP TABLE IF EXISTS ${local}${on}`);
+  await host.command(localSql.replace(/^CREATE TABLE (\S+)/, `CREATE TABLE $1${on}`));
+  await host.command(
+    `CREATE TABLE ${qualified(workspace, table)}${on} AS ${local} ENGINE = Distributed(${quoteIdentifier(cluster)}, ${quoteIdentifier(shardDatabase(workspace.database))}, ${quoteIdentifier(table)}, ${key})`,
+  );
+}
+
+/** The data source's sharding key (engine option `shardingKey`), or random distribution. */
+function shardingKey(engine: EngineOptions): string {
+  const key = (engine as { shardingKey?: unknown }).shardingKey;
+  return typeof key === 'string' && key.trim() !== '' ? key : 'rand()';
+}
+
 /** Forget the data source first (so nothing reads a half-dropped table), then drop its tables. */
 export async function dropDataSource(store: StateStore, host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord): Promise<void> {
   await store.commit([{ op: 'delete', collection: 'datasources', id: ds.id }]);
-  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, ds.name)}`);
-  await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, ds.name + QUARANTINE_SUFFIX)}`);
+  const cluster = clusterOf(host);
+  const on = onCluster(cluster);
+  for (const table of [ds.name, ds.name + QUARANTINE_SUFFIX]) {
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, table)}${on}`);
+    if (cluster !== undefined) await host.command(`DROP TABLE IF EXISTS ${quoteIdentifier(shardDatabase(workspace.database))}.${quoteIdentifier(table)}${on}`);
+  }
 }
 
 export async function truncateDataSource(host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord): Promise<void> {
-  await host.command(`TRUNCATE TABLE ${qualified(workspace, ds.name)}`);
+  const cluster = clusterOf(host);
+  if (cluster === undefined) await host.command(`TRUNCATE TABLE ${qualified(workspace, ds.name)}`);
+  else await host.command(`TRUNCATE TABLE ${quoteIdentifier(shardDatabase(workspace.database))}.${quoteIdentifier(ds.name)}${onCluster(cluster)}`);
 }
 
 export interface DataSourceStatistics {
@@ -113,8 +149,12 @@ export interface DataSourceStatistics {
 
 /** Rows and bytes on disk, from the host's active parts. */
 export async function dataSourceStatistics(host: Host, workspace: WorkspaceRecord, table: string): Promise<DataSourceStatistics> {
+  const cluster = clusterOf(host);
+  // On a cluster: the active parts of the local tables on every shard.
+  const parts = cluster === undefined ? 'system.parts' : `cluster(${quoteString(cluster)}, system.parts)`;
+  const database = cluster === undefined ? workspace.database : shardDatabase(workspace.database);
   const rows = await host.queryRows<{ rows: string | number; bytes: string | number }>(
-    `SELECT toUInt64(sum(rows)) AS rows, toUInt64(sum(bytes_on_disk)) AS bytes FROM system.parts WHERE database = ${quoteString(workspace.database)} AND table = ${quoteString(table)} AND active`,
+    `SELECT toUInt64(sum(rows)) AS rows, toUInt64(sum(bytes_on_disk)) AS bytes FROM ${parts} WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND active`,
   );
   const row = rows[0];
   return { row_count: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };

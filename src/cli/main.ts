@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig } from '../server/config.js';
 import { startServer } from '../server/start.js';
 import { log } from '../ops/log.js';
+import { runTenantCommand, TENANT_USAGE, TenantUsageError } from './tenant.js';
 import { cliLogin, credentialsFile } from '../auth/sso/cli-login.js';
 
 const USAGE = `Usage: colibri <command> [options]
@@ -20,7 +21,7 @@ Commands:
   login      Sign in with your company's identity provider (SSO) and keep a workspace token
              colibri login <server URL> --tenant T [--workspace W]
              (stored in COLIBRI_CREDENTIALS or ~/.colibri/credentials.json)
-  help       Show this help
+${TENANT_USAGE}  help       Show this help
 `;
 
 interface Parsed {
@@ -90,6 +91,10 @@ async function runServer(flags: Record<string, string>): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'tenant') {
+    process.exitCode = await runTenantCommand(process.argv.slice(3));
+    return;
+  }
   const { command, args, flags } = parseArgs(process.argv.slice(2));
   switch (command) {
     case 'login': {
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof UsageError) {
+  if (err instanceof UsageError || err instanceof TenantUsageError) {
     process.stderr.write(`colibri: ${err.message}\n\n${USAGE}`);
     process.exit(2);
   }

@@ -20,6 +20,7 @@ import { authGate } from '../auth/gate.js';
 import { workspaceRouter } from '../api/workspace.js';
 import { jwksRouter } from '../api/jwks.js';
 import { pipesRouter } from '../api/pipes.js';
+import { tenancyRouter } from '../api/admin.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -38,6 +39,7 @@ export function createApp(services: Services): express.Express {
   app.use(healthRouter(services));
   app.use(jwksRouter(services));
   app.use(authGate(services));
+  app.use(tenancyRouter(services));
   app.use('/v0/datasources', datasourcesRouter(services));
   app.use('/v0/events', eventsRouter(services));
   app.use('/v0/tokens', tokensRouter(services));

@@ -20,6 +20,11 @@ export type HostConfig =
       /** A read-only user for tenant reads (recommended). */
       readUser?: string;
       readPassword?: string;
+      /**
+       * The cluster (a name in the servers' `remote_servers`) the URLs belong to: data
+       * sources are then created ON CLUSTER as local tables plus a Distributed table.
+       */
+      cluster?: string;
     };
 
 export interface TenantConfig {
@@ -29,14 +34,49 @@ export interface TenantConfig {
   workspaces: string[];
   /** Single sign-on with the tenant's own IdP (OIDC and/or SAML) and claim-mapping rules; docs/auth.md. */
   sso?: SsoConfig;
+  /** Email domains of the customer's employees (login routing, operator view). */
+  emailDomains?: string[];
+  /** Limits of this tenant (over the server-wide `limits`), with optional per-workspace overrides. */
+  limits?: TenantLimitsConfig;
 }
 
-export interface LimitsConfig {
-  /** Seconds a tenant query may run (ClickHouse max_execution_time). */
+/** Query and insert limits; any key missing falls back to the level above (workspace → tenant → server). */
+export interface QueryLimits {
+  /** Seconds a tenant query may run (ClickHouse max_execution_time); over it the query is killed on the host. */
   maxExecutionTime: number;
   maxResultRows: number;
+  /** Largest result in bytes (ClickHouse max_result_bytes; 0: no limit). */
+  maxResultBytes: number;
   maxMemoryUsage: number;
+  /** Queries running at once on the host (0: no limit). */
+  maxConcurrentQueries: number;
+  /** Queries waiting for a slot beyond that; more are refused with 429 at once. */
+  maxQueuedQueries: number;
+  /** Longest wait for a slot; then 429 with Retry-After. */
+  maxQueueWaitMs: number;
+  /** Insert requests (Events API, appends) per second (0: no limit). */
+  insertsPerSecond: number;
 }
+
+export interface TenantLimitsConfig extends Partial<QueryLimits> {
+  /** Per-workspace limits (by workspace name), applied on top of the tenant's. */
+  workspaces?: Record<string, Partial<QueryLimits>>;
+}
+
+/** Host health: heartbeats, circuit breaker, embedded engines started on demand. */
+export interface HostsConfig {
+  /** Interval of the heartbeat query (SELECT 1) on every started host. */
+  heartbeatIntervalMs: number;
+  /** A heartbeat not answered within this time counts as a failure. */
+  heartbeatTimeoutMs: number;
+  /** Consecutive failures (heartbeats or connection errors) that open a host's circuit breaker. */
+  failureThreshold: number;
+  /** An embedded host unused for this long is stopped (0: never); it starts again on the next request. */
+  embeddedIdleStopMs: number;
+}
+
+/** Server-wide defaults of the tenant limits. */
+export type LimitsConfig = QueryLimits;
 
 export interface IngestConfig {
   /** How long the Events API waits to coalesce concurrent requests into one insert. */
@@ -77,6 +117,7 @@ export interface ServerConfig {
   /** The SaaS operators' own IdP; operator sessions carry operator scopes only (docs/auth.md). */
   operators?: OperatorsConfig;
   auth: AuthConfig;
+  hosts: HostsConfig;
 }
 
 export class ConfigError extends Error {
@@ -98,9 +139,13 @@ export function defaultConfig(): ServerConfig {
     maxFormBytes: 1024 * 1024,
     shutdownTimeoutMs: 10_000,
     tenants: [DEFAULT_TENANT],
-    limits: { maxExecutionTime: 10, maxResultRows: 1_000_000, maxMemoryUsage: 4 * 1024 * 1024 * 1024 },
+    limits: {
+      maxExecutionTime: 10, maxResultRows: 1_000_000, maxResultBytes: 0, maxMemoryUsage: 4 * 1024 * 1024 * 1024,
+      maxConcurrentQueries: 32, maxQueuedQueries: 64, maxQueueWaitMs: 5000, insertsPerSecond: 0,
+    },
     ingest: { flushIntervalMs: 50, maxBatchRows: 200_000, maxBatchBytes: 32 * 1024 * 1024 },
     auth: { signingAlgorithm: 'ES256', keyRotationSeconds: 30 * 24 * 3600, keyGraceSeconds: 7 * 24 * 3600, workspaceRps: 0, jwtCacheEntries: 10_000 },
+    hosts: { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000, failureThreshold: 2, embeddedIdleStopMs: 10 * 60 * 1000 },
   };
 }
 
@@ -124,7 +169,7 @@ export function loadConfig(sources: ConfigSources): ServerConfig {
   return config;
 }
 
-const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest', 'operators', 'auth']);
+const TOP_KEYS = new Set(['port', 'host', 'dataDir', 'maxBodyBytes', 'maxEventsBodyBytes', 'maxFormBytes', 'shutdownTimeoutMs', 'tenants', 'limits', 'ingest', 'operators', 'auth', 'hosts']);
 
 function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): void {
   let text: string;
@@ -153,18 +198,26 @@ function applyFile(config: ServerConfig, file: string, env: NodeJS.ProcessEnv): 
   if (obj.ingest !== undefined) config.ingest = parseIngest(obj.ingest, config.ingest);
   if (obj.operators !== undefined) config.operators = parseSso(obj.operators, 'operators', env, failConfig, 'operators');
   if (obj.auth !== undefined) config.auth = parseAuth(obj.auth, config.auth);
+  if (obj.hosts !== undefined) config.hosts = parseHostsConfig(obj.hosts, config.hosts);
 }
 
 function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
   if (!Array.isArray(value) || value.length === 0) throw new ConfigError('tenants: expected a non-empty array');
   const seen = new Set<string>();
   return value.map((item, i) => {
-    const at = `tenants[${i}]`;
+    const tenant = parseTenant(item, `tenants[${i}]`, env);
+    if (seen.has(tenant.slug)) throw new ConfigError(`tenants[${i}].slug: duplicate tenant '${tenant.slug}'`);
+    seen.add(tenant.slug);
+    return tenant;
+  });
+}
+
+/** One tenant (config file entry or operator API body); throws ConfigError naming the key under `at`. */
+export function parseTenant(item: unknown, at: string, env: NodeJS.ProcessEnv): TenantConfig {
+  {
     const t = object(item, at);
-    allowKeys(t, at, ['slug', 'name', 'host', 'workspaces', 'sso']);
+    allowKeys(t, at, ['slug', 'name', 'host', 'workspaces', 'sso', 'emailDomains', 'limits']);
     const slug = slugValue(t.slug, `${at}.slug`);
-    if (seen.has(slug)) throw new ConfigError(`${at}.slug: duplicate tenant '${slug}'`);
-    seen.add(slug);
     const name = t.name === undefined ? slug : nonEmpty(t.name, `${at}.name`);
     const host = parseHost(t.host ?? { kind: 'embedded' }, `${at}.host`, env);
     let workspaces = ['default'];
@@ -175,8 +228,61 @@ function parseTenants(value: unknown, env: NodeJS.ProcessEnv): TenantConfig[] {
     }
     const tenant: TenantConfig = { slug, name, host, workspaces };
     if (t.sso !== undefined) tenant.sso = parseSso(t.sso, `${at}.sso`, env, failConfig, workspaces);
+    if (t.emailDomains !== undefined) tenant.emailDomains = parseDomains(t.emailDomains, `${at}.emailDomains`);
+    if (t.limits !== undefined) tenant.limits = parseTenantLimits(t.limits, `${at}.limits`, workspaces);
     return tenant;
+  }
+}
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+function parseDomains(value: unknown, at: string): string[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${at}: expected an array of domain names`);
+  return value.map((d, i) => {
+    if (typeof d !== 'string' || !DOMAIN.test(d.toLowerCase())) throw new ConfigError(`${at}[${i}]: expected a domain name like example.com`);
+    return d.toLowerCase();
   });
+}
+
+const LIMIT_KEYS = ['maxExecutionTime', 'maxResultRows', 'maxResultBytes', 'maxMemoryUsage', 'maxConcurrentQueries', 'maxQueuedQueries', 'maxQueueWaitMs', 'insertsPerSecond'] as const;
+const POSITIVE_LIMITS = new Set<string>(['maxExecutionTime', 'maxResultRows', 'maxMemoryUsage', 'maxQueueWaitMs']);
+
+function parsePartialLimits(l: Record<string, unknown>, at: string): Partial<QueryLimits> {
+  const out: Partial<QueryLimits> = {};
+  for (const key of LIMIT_KEYS) {
+    if (l[key] === undefined) continue;
+    out[key] = POSITIVE_LIMITS.has(key) ? positiveInt(l[key], `${at}.${key}`) : nonNegativeInt(l[key], `${at}.${key}`);
+  }
+  return out;
+}
+
+/** `tenants[].limits`: the limit keys, plus `workspaces: {name: {...}}`. */
+export function parseTenantLimits(value: unknown, at: string, workspaces?: readonly string[]): TenantLimitsConfig {
+  const l = object(value, at);
+  allowKeys(l, at, [...LIMIT_KEYS, 'workspaces']);
+  const out: TenantLimitsConfig = parsePartialLimits(l, at);
+  if (l.workspaces !== undefined) {
+    const ws = object(l.workspaces, `${at}.workspaces`);
+    out.workspaces = {};
+    for (const [name, v] of Object.entries(ws)) {
+      const wat = `${at}.workspaces.${name}`;
+      if (workspaces !== undefined && !workspaces.includes(name)) throw new ConfigError(`${wat}: no such workspace`);
+      const w = object(v, wat);
+      allowKeys(w, wat, [...LIMIT_KEYS]);
+      out.workspaces[name] = parsePartialLimits(w, wat);
+    }
+  }
+  return out;
+}
+
+function parseHostsConfig(value: unknown, base: HostsConfig): HostsConfig {
+  const h = object(value, 'hosts');
+  allowKeys(h, 'hosts', ['heartbeatIntervalMs', 'heartbeatTimeoutMs', 'failureThreshold', 'embeddedIdleStopMs']);
+  return {
+    heartbeatIntervalMs: h.heartbeatIntervalMs === undefined ? base.heartbeatIntervalMs : positiveInt(h.heartbeatIntervalMs, 'hosts.heartbeatIntervalMs'),
+    heartbeatTimeoutMs: h.heartbeatTimeoutMs === undefined ? base.heartbeatTimeoutMs : positiveInt(h.heartbeatTimeoutMs, 'hosts.heartbeatTimeoutMs'),
+    failureThreshold: h.failureThreshold === undefined ? base.failureThreshold : positiveInt(h.failureThreshold, 'hosts.failureThreshold'),
+    embeddedIdleStopMs: h.embeddedIdleStopMs === undefined ? base.embeddedIdleStopMs : nonNegativeInt(h.embeddedIdleStopMs, 'hosts.embeddedIdleStopMs'),
+  };
 }
 
 function parseHost(value: unknown, at: string, env: NodeJS.ProcessEnv): HostConfig {
@@ -186,7 +292,7 @@ function parseHost(value: unknown, at: string, env: NodeJS.ProcessEnv): HostConf
     return { kind: 'embedded' };
   }
   if (h.kind !== 'remote') throw new ConfigError(`${at}.kind: expected 'embedded' or 'remote'`);
-  allowKeys(h, at, ['kind', 'urls', 'user', 'password', 'passwordEnv', 'readUser', 'readPassword', 'readPasswordEnv']);
+  allowKeys(h, at, ['kind', 'urls', 'user', 'password', 'passwordEnv', 'readUser', 'readPassword', 'readPasswordEnv', 'cluster']);
   if (!Array.isArray(h.urls) || h.urls.length === 0) throw new ConfigError(`${at}.urls: expected a non-empty array of http(s) URLs`);
   const urls = h.urls.map((u, i) => httpUrl(u, `${at}.urls[${i}]`));
   const user = h.user === undefined ? 'default' : nonEmpty(h.user, `${at}.user`);
@@ -195,6 +301,10 @@ function parseHost(value: unknown, at: string, env: NodeJS.ProcessEnv): HostConf
   if (h.readUser !== undefined) {
     host.readUser = nonEmpty(h.readUser, `${at}.readUser`);
     host.readPassword = secret(h, 'readPassword', 'readPasswordEnv', at, env) ?? '';
+  }
+  if (h.cluster !== undefined) {
+    if (typeof h.cluster !== 'string' || !/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(h.cluster)) throw new ConfigError(`${at}.cluster: expected a cluster name from the servers' remote_servers`);
+    host.cluster = h.cluster;
   }
   return host;
 }
@@ -217,12 +327,8 @@ function secret(h: Record<string, unknown>, key: string, envKey: string, at: str
 
 function parseLimits(value: unknown, base: LimitsConfig): LimitsConfig {
   const l = object(value, 'limits');
-  allowKeys(l, 'limits', ['maxExecutionTime', 'maxResultRows', 'maxMemoryUsage']);
-  return {
-    maxExecutionTime: l.maxExecutionTime === undefined ? base.maxExecutionTime : positiveInt(l.maxExecutionTime, 'limits.maxExecutionTime'),
-    maxResultRows: l.maxResultRows === undefined ? base.maxResultRows : positiveInt(l.maxResultRows, 'limits.maxResultRows'),
-    maxMemoryUsage: l.maxMemoryUsage === undefined ? base.maxMemoryUsage : positiveInt(l.maxMemoryUsage, 'limits.maxMemoryUsage'),
-  };
+  allowKeys(l, 'limits', [...LIMIT_KEYS]);
+  return { ...base, ...parsePartialLimits(l, 'limits') };
 }
 
 function parseIngest(value: unknown, base: IngestConfig): IngestConfig {

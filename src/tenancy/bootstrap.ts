@@ -1,7 +1,9 @@
 /**
- * Start-up provisioning: every tenant and workspace of the configuration exists in
- * the state, its database exists on the tenant's host, and its admin token exists.
- * Idempotent: running it again changes nothing.
+ * Start-up: every tenant and workspace of the configuration exists in the state and
+ * its admin token exists; the operator token exists. Hosts are provisioned (internal
+ * database, workspace databases) before their first use: remote hosts right away in
+ * the background, embedded engines when their first request starts them (lazy), so a
+ * dead host never stops the server from starting. Idempotent.
  *
  * The admin token of the first workspace of the first tenant (by default tenant
  * `local`, workspace `default`) is written to `<data-dir>/admin.token`; every
@@ -15,50 +17,67 @@ import type { ServerConfig, TenantConfig } from '../server/config.js';
 import type { StateStore } from '../state/store.js';
 import { writeFileDurable } from '../state/files.js';
 import { issueToken, listTokens, rotateSecret, verifyStaticToken } from '../auth/tokens.js';
-import { quoteIdentifier } from '../clickhouse/sql.js';
 import { log } from '../ops/log.js';
+import { ensureOperatorToken } from './operator.js';
 import type { HostRegistry } from './hosts.js';
-import { findWorkspace, getTenant, newTenant, newWorkspace, type TenantRecord, type WorkspaceRecord } from './model.js';
+import { findWorkspace, getTenant, listTenants, listWorkspaces, newTenant, newWorkspace, type TenantRecord, type WorkspaceRecord } from './model.js';
 
 export interface BootstrapResult {
   /** The first workspace's admin token (also in admin.token). */
   adminToken: string;
   adminTokenFile: string;
+  operatorTokenFile: string;
   workspaces: WorkspaceRecord[];
 }
 
 export async function bootstrap(config: ServerConfig, store: StateStore, hosts: HostRegistry): Promise<BootstrapResult> {
   const tokensDir = path.join(config.dataDir, 'tokens');
   mkdirSync(tokensDir, { recursive: true, mode: 0o700 });
+  hosts.configure({ health: config.hosts, limits: config.limits, store });
+  const operatorTokenFile = await ensureOperatorToken(store, config.dataDir);
   const workspaces: WorkspaceRecord[] = [];
   let first: string | undefined;
+  const configured = new Set(config.tenants.map((t) => t.slug));
   for (const tc of config.tenants) {
     const tenant = await ensureTenant(store, tc);
-    const host = hosts.hostFor(tenant);
-    await host.start();
     for (const wsName of tc.workspaces) {
       const ws = await ensureWorkspace(store, tenant, wsName);
-      await host.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(ws.database)}`);
       const token = await ensureAdminToken(store, ws, path.join(tokensDir, `${tenant.slug}.${ws.name}.token`));
       workspaces.push(ws);
       first ??= token;
     }
   }
+  // Tenants added by operators: their admin token files, like the configured ones.
+  for (const tenant of listTenants(store)) {
+    if (configured.has(tenant.slug)) continue;
+    for (const ws of listWorkspaces(store, tenant.slug)) await ensureAdminToken(store, ws, path.join(tokensDir, `${tenant.slug}.${ws.name}.token`));
+  }
+  for (const tenant of listTenants(store)) {
+    const host = hosts.hostFor(tenant);
+    if (host.kind === 'remote') {
+      host.start().catch((err: unknown) => log('warn', 'tenant host not reachable at start; it will be provisioned when it answers', { tenant: tenant.slug, error: err }));
+    }
+  }
   const adminTokenFile = path.join(config.dataDir, 'admin.token');
   if (first === undefined) throw new Error('no workspace configured');
   if (!existsSync(adminTokenFile) || readFileSync(adminTokenFile, 'utf8').trim() !== first) writeFileDurable(adminTokenFile, first + '\n');
-  return { adminToken: first, adminTokenFile, workspaces };
+  return { adminToken: first, adminTokenFile, operatorTokenFile, workspaces };
 }
 
 async function ensureTenant(store: StateStore, tc: TenantConfig): Promise<TenantRecord> {
   const existing = getTenant(store, tc.slug);
-  if (existing !== undefined && JSON.stringify(existing.host) === JSON.stringify(tc.host) && existing.name === tc.name) return existing;
-  const record: TenantRecord = existing === undefined ? newTenant(tc.slug, tc.name, tc.host) : { ...existing, name: tc.name, host: tc.host };
+  const base: TenantRecord = existing ?? newTenant(tc.slug, tc.name, tc.host);
+  const record: TenantRecord = { ...base, name: tc.name, host: tc.host, source: 'config' };
+  delete (record as { emailDomains?: unknown }).emailDomains;
+  delete (record as { limits?: unknown }).limits;
+  if (tc.emailDomains !== undefined) (record as { emailDomains?: string[] }).emailDomains = tc.emailDomains;
+  if (tc.limits !== undefined) (record as { limits?: unknown }).limits = tc.limits;
+  if (existing !== undefined && JSON.stringify(existing) === JSON.stringify(record)) return existing;
   await store.commit([{ op: 'put', collection: 'tenants', id: record.slug, value: record }]);
   return record;
 }
 
-async function ensureWorkspace(store: StateStore, tenant: TenantRecord, name: string): Promise<WorkspaceRecord> {
+export async function ensureWorkspace(store: StateStore, tenant: TenantRecord, name: string): Promise<WorkspaceRecord> {
   const existing = findWorkspace(store, tenant.slug, name);
   if (existing !== undefined) return existing;
   const ws = newWorkspace(tenant.slug, name);
@@ -67,7 +86,7 @@ async function ensureWorkspace(store: StateStore, tenant: TenantRecord, name: st
 }
 
 /** The workspace admin token as written in `file`, (re)issued when needed. */
-async function ensureAdminToken(store: StateStore, ws: WorkspaceRecord, file: string): Promise<string> {
+export async function ensureAdminToken(store: StateStore, ws: WorkspaceRecord, file: string): Promise<string> {
   const existing = listTokens(store, ws.id).find((t) => t.origin === 'admin');
   if (existing !== undefined && existsSync(file)) {
     const value = readFileSync(file, 'utf8').trim();

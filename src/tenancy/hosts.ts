@@ -1,29 +1,81 @@
 /**
- * One Host per tenant, created from the tenant's host configuration. The host for a
- * request is derived only from the authenticated tenant: nothing a client sends can
- * choose another one.
+ * One TenantHost per tenant, built from the tenant's record in the state. The host
+ * for a request is derived only from the authenticated tenant: nothing a client
+ * sends can choose another one. Each tenant has its own client pool and credentials.
+ *
+ * The registry also runs the heartbeats of started hosts and stops embedded engines
+ * left idle. Until `configure` is called (bootstrap does it) it uses the defaults.
  */
 import path from 'node:path';
-import { createHost } from '../clickhouse/index.js';
 import type { Host } from '../clickhouse/host.js';
-import type { TenantRecord } from './model.js';
+import { defaultConfig, type HostsConfig, type QueryLimits } from '../server/config.js';
+import type { StateStore } from '../state/store.js';
+import { HttpError } from '../server/errors.js';
+import { log } from '../ops/log.js';
+import { listWorkspaces, type TenantRecord } from './model.js';
+import { TenantHost } from './tenant-host.js';
+import { tenantLimits } from './limits.js';
+import { provisionHost } from './provision.js';
 
 export class HostRegistry {
-  readonly #hosts = new Map<string, Host>();
+  readonly #hosts = new Map<string, TenantHost>();
   readonly #dataDir: string;
+  #health: HostsConfig;
+  #defaults: QueryLimits;
+  #store: StateStore | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #beating = false;
 
   constructor(dataDir: string) {
     this.#dataDir = dataDir;
+    const d = defaultConfig();
+    this.#health = d.hosts;
+    this.#defaults = d.limits;
   }
 
-  /** The tenant's host, created on first use (not started). */
-  hostFor(tenant: TenantRecord): Host {
-    let host = this.#hosts.get(tenant.slug);
+  /** Settings and state (for tenant records and workspace lists); starts the heartbeat timer. */
+  configure(options: { health: HostsConfig; limits: QueryLimits; store: StateStore }): void {
+    this.#health = options.health;
+    this.#defaults = options.limits;
+    this.#store = options.store;
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => void this.#tick(), this.#health.heartbeatIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** The tenant's host, created on first use (embedded engines start on their first request). */
+  hostFor(tenant: TenantRecord): TenantHost {
+    const current = this.#store === undefined ? tenant : this.#store.get<TenantRecord>('tenants', tenant.slug);
+    if (current === undefined) throw new HttpError(404, `Tenant '${tenant.slug}' no longer exists`);
+    let host = this.#hosts.get(current.slug);
+    if (host !== undefined && host.fingerprint !== JSON.stringify(current.host)) {
+      // The operator moved the tenant to another host: new connections from now on.
+      void host.close();
+      host = undefined;
+    }
     if (host === undefined) {
-      host = createHost(tenant.host, { name: tenant.slug, dataDir: path.join(this.#dataDir, 'hosts', tenant.slug) });
-      this.#hosts.set(tenant.slug, host);
+      host = this.#create(current);
+      this.#hosts.set(current.slug, host);
     }
     return host;
+  }
+
+  /** The host if it was created (no side effects), for the operator view. */
+  peek(slug: string): TenantHost | undefined {
+    return this.#hosts.get(slug);
+  }
+
+  /** Apply new limits of an updated tenant to its host, if it exists. */
+  reconfigure(tenant: TenantRecord): void {
+    this.#hosts.get(tenant.slug)?.configure(tenantLimits(this.#defaults, tenant.limits), tenant.limits);
+  }
+
+  /** Close and forget a tenant's host (tenant removed). */
+  async remove(slug: string): Promise<void> {
+    const h = this.#hosts.get(slug);
+    this.#hosts.delete(slug);
+    await h?.close();
   }
 
   all(): Host[] {
@@ -31,7 +83,38 @@ export class HostRegistry {
   }
 
   async closeAll(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
     await Promise.allSettled([...this.#hosts.values()].map((h) => h.close()));
     this.#hosts.clear();
+  }
+
+  #create(tenant: TenantRecord): TenantHost {
+    const store = this.#store;
+    const slug = tenant.slug;
+    return new TenantHost({
+      slug,
+      config: tenant.host,
+      dataDir: path.join(this.#dataDir, 'hosts', slug),
+      health: this.#health,
+      limits: tenantLimits(this.#defaults, tenant.limits),
+      tenantLimits: tenant.limits,
+      provision: (target) => provisionHost(target, store === undefined ? [] : listWorkspaces(store, slug).map((w) => w.database)),
+    });
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
+    try {
+      const now = Date.now();
+      const hosts = [...this.#hosts.values()];
+      for (const h of hosts) {
+        if (h.stopIfIdle(now, this.#health.embeddedIdleStopMs)) log('info', 'embedded host stopped after idle period', { tenant: h.name });
+      }
+      await Promise.all(hosts.map((h) => h.heartbeat()));
+    } finally {
+      this.#beating = false;
+    }
   }
 }

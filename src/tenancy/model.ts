@@ -4,7 +4,8 @@
  * database on that host.
  */
 import { randomUUID } from 'node:crypto';
-import type { HostConfig } from '../server/config.js';
+import type { HostConfig, TenantLimitsConfig } from '../server/config.js';
+import type { SsoConfig } from '../auth/sso/config.js';
 import type { StateStore } from '../state/store.js';
 
 export interface TenantRecord {
@@ -14,6 +15,12 @@ export interface TenantRecord {
   name: string;
   host: HostConfig;
   createdAt: string;
+  /** 'config': from the config file (re-applied at each start); 'api': created by an operator. */
+  source?: 'config' | 'api';
+  emailDomains?: string[];
+  sso?: SsoConfig;
+  limits?: TenantLimitsConfig;
+  updatedAt?: string;
 }
 
 export interface WorkspaceRecord {
