@@ -257,113 +257,108 @@ uint32_t utf16Length(const std::string& s) {
   return n;
 }
 
-void appendUtf8(std::string& out, const char16_t* p, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t c = p[i];
-    if (c < 0x80) {
-      out.push_back(char(c));
-      continue;
-    }
-    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && p[i + 1] >= 0xDC00 && p[i + 1] <= 0xDFFF) {
-      c = 0x10000 + ((c - 0xD800) << 10) + (uint32_t(p[i + 1]) - 0xDC00);
-      ++i;
-    } else if (c >= 0xD800 && c <= 0xDFFF) {
-      c = 0xFFFD;  // lone surrogate
-    }
-    if (c < 0x800) {
-      out.push_back(char(0xC0 | (c >> 6)));
-      out.push_back(char(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-      out.push_back(char(0xE0 | (c >> 12)));
-      out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(char(0x80 | (c & 0x3F)));
-    } else {
-      out.push_back(char(0xF0 | (c >> 18)));
-      out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
-      out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-      out.push_back(char(0x80 | (c & 0x3F)));
-    }
-  }
-}
-
-// Reader of the length-prefixed key built by src/compiler/pipe.ts (UTF-16 lengths):
-// field = "<len>:<text>", count = "<n>|".
+// Reader of the length-prefixed key built by src/compiler/pipe.ts, read as UTF-8 while the
+// lengths count UTF-16 units: field = "<len>:<text>", count = "<n>|". For an ASCII key
+// (the common case) units are bytes.
 struct KeyReader {
-  const char16_t* p;
-  const char16_t* e;
+  const char* p;
+  const char* e;
+  bool ascii;
   bool ok = true;
-  size_t number(char16_t end) {
+  size_t number(char end) {
     size_t n = 0;
-    while (p < e && *p >= u'0' && *p <= u'9') n = n * 10 + size_t(*p++ - u'0');
+    while (p < e && *p >= '0' && *p <= '9' && n < (size_t(1) << 40)) n = n * 10 + size_t(*p++ - '0');
     if (p >= e || *p != end) ok = false;
     else ++p;
     return n;
   }
-  std::string field() {
-    size_t n = number(u':');
-    std::string out;
-    if (!ok || size_t(e - p) < n) {
-      ok = false;
-      return out;
+  // Bytes of the next `units` UTF-16 units.
+  size_t bytesOf(size_t units) const {
+    if (ascii) return units;
+    const unsigned char* q = reinterpret_cast<const unsigned char*>(p);
+    const unsigned char* end = reinterpret_cast<const unsigned char*>(e);
+    size_t u = 0;
+    while (u < units && q < end) {
+      unsigned char c = *q;
+      size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      u += len == 4 ? 2 : 1;
+      q += len;
     }
-    appendUtf8(out, p, n);
-    p += n;
-    return out;
+    if (u != units) return size_t(-1);
+    return size_t(q - reinterpret_cast<const unsigned char*>(p));
   }
-  size_t count() { return number(u'|'); }
+  void field(std::string& out) {
+    size_t n = number(':');
+    if (!ok) return;
+    size_t b = bytesOf(n);
+    if (b == size_t(-1) || size_t(e - p) < b) {
+      ok = false;
+      return;
+    }
+    out.assign(p, b);
+    p += b;
+  }
+  size_t count() { return number('|'); }
 };
 
 // compileKey(key): the whole input in one string; returns one string (parts concatenated)
 // and writes to the buffer [nParts, nOrder, nDatasources, nDeps per order node..., UTF-16
 // length per part...]; parts: sql, order names, deps of each order node, data sources.
+// Input, output and scratch buffers are reused between calls (no allocation once warm).
 Napi::Value CompileKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   State& s = state();
-  thread_local std::u16string key;
-  size_t len = 0;
-  if (napi_get_value_string_utf16(env, info[0], nullptr, 0, &len) != napi_ok) {
+  thread_local std::string buf;
+  thread_local CompileInput in;
+  thread_local std::string target;
+  thread_local CompileOutput out;
+  thread_local std::string all;
+  size_t len16 = 0;
+  if (napi_get_value_string_utf16(env, info[0], nullptr, 0, &len16) != napi_ok) {
     Napi::TypeError::New(env, "expected a string").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  key.resize(len + 1);
-  napi_get_value_string_utf16(env, info[0], &key[0], len + 1, &len);
-  KeyReader r{key.data(), key.data() + len};
-  CompileInput in;
-  std::string target = r.field();
-  in.database = r.field();
+  if (buf.size() < len16 * 3 + 1) buf.resize(len16 * 3 + 1);
+  size_t bytes = 0;
+  napi_get_value_string_utf8(env, info[0], &buf[0], buf.size(), &bytes);
+  bool ascii = bytes == len16;
+  KeyReader r{buf.data(), buf.data() + bytes, ascii};
+  r.field(target);
+  r.field(in.database);
   size_t n = r.count();
+  if (n > len16) r.ok = false;
+  if (r.ok) in.nodes.resize(n);
   for (size_t i = 0; i < n && r.ok; ++i) {
-    CompileNode node;
-    node.name = r.field();
-    node.sql = r.field();
-    in.nodes.push_back(std::move(node));
+    r.field(in.nodes[i].name);
+    r.field(in.nodes[i].sql);
   }
-  n = r.count();
+  n = r.ok ? r.count() : 0;
+  if (n > len16) r.ok = false;
+  if (r.ok) in.datasources.resize(n);
   for (size_t i = 0; i < n && r.ok; ++i) {
-    CompileDatasource d;
-    d.name = r.field();
-    d.table = r.field();
-    in.datasources.push_back(std::move(d));
+    r.field(in.datasources[i].name);
+    r.field(in.datasources[i].table);
   }
-  n = r.count();
+  n = r.ok ? r.count() : 0;
+  if (n > len16) r.ok = false;
+  if (r.ok) in.endpoints.resize(n);
   for (size_t i = 0; i < n && r.ok; ++i) {
-    CompileEndpoint ep;
-    ep.pipe = r.field();
-    ep.sql = r.field();
-    in.endpoints.push_back(std::move(ep));
+    r.field(in.endpoints[i].pipe);
+    r.field(in.endpoints[i].sql);
   }
-  n = r.count();
+  n = r.ok ? r.count() : 0;
+  if (n > len16) r.ok = false;
+  if (r.ok) in.filters.resize(n);
   for (size_t i = 0; i < n && r.ok; ++i) {
-    std::string name = r.field();
-    in.filters.emplace_back(std::move(name), r.field());
+    r.field(in.filters[i].first);
+    r.field(in.filters[i].second);
   }
   if (!r.ok) {
     Napi::Error::New(env, "malformed compile input").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  CompileOutput out;
   try {
-    out = compile(in, target);
+    compile(in, target, out);
   } catch (const SyntaxError& e) {
     throwError(env, e);
     return env.Undefined();
@@ -381,15 +376,10 @@ Napi::Value CompileKey(const Napi::CallbackInfo& info) {
   o[2] = int32_t(out.datasources.size());
   size_t k = 3;
   for (const auto& d : out.dependencies) o[k++] = int32_t(d.second.size());
-  std::string all;
-  size_t total = out.sql.size();
-  for (const auto& x : out.order) total += x.size();
-  for (const auto& d : out.dependencies)
-    for (const auto& x : d.second) total += x.size();
-  for (const auto& x : out.datasources) total += x.size();
-  all.reserve(total);
+  all.clear();
+  // An ASCII input gives an ASCII output: every part is a copy of input text or ASCII.
   auto part = [&](const std::string& x) {
-    o[k++] = int32_t(utf16Length(x));
+    o[k++] = int32_t(ascii ? x.size() : utf16Length(x));
     all += x;
   };
   part(out.sql);
@@ -397,7 +387,10 @@ Napi::Value CompileKey(const Napi::CallbackInfo& info) {
   for (const auto& d : out.dependencies)
     for (const auto& x : d.second) part(x);
   for (const auto& x : out.datasources) part(x);
-  return Napi::String::New(env, all);
+  napi_value result;
+  if (ascii) napi_create_string_latin1(env, all.data(), all.size(), &result);
+  else napi_create_string_utf8(env, all.data(), all.size(), &result);
+  return Napi::Value(env, result);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

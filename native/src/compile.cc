@@ -1,7 +1,9 @@
 // Pipe compilation (see compile.h).
 #include "compile.h"
 
-#include <unordered_map>
+#include <algorithm>
+#include <deque>
+#include <memory>
 
 #include "rewrite.h"
 
@@ -32,50 +34,139 @@ bool guardComment(const std::string& s) {
   return s.find("--") != std::string::npos || s.find('#') != std::string::npos;
 }
 
+// string_view -> index, open addressing; storage reused between compiles (no allocation
+// once warm).
+class NameIndex {
+ public:
+  void reset(size_t n) {
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    if (slots_.size() < cap) slots_.resize(cap);
+    mask_ = cap - 1;
+    std::fill(slots_.begin(), slots_.begin() + cap, Slot{});
+  }
+  void add(std::string_view k, uint32_t v) {  // the first of equal names wins
+    for (size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].index == kEmpty) {
+        slots_[i] = Slot{k, v};
+        return;
+      }
+      if (slots_[i].key == k) return;
+    }
+  }
+  uint32_t find(std::string_view k) const {
+    for (size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].index == kEmpty) return kEmpty;
+      if (slots_[i].key == k) return slots_[i].index;
+    }
+  }
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+
+ private:
+  struct Slot {
+    std::string_view key;
+    uint32_t index = kEmpty;
+  };
+  static size_t hash(std::string_view k) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : k) h = (h ^ c) * 1099511628211ull;
+    return size_t(h ^ (h >> 29));
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
+// One replaced span of a node's body: another node (inlined), a text of the arena
+// (qualified table, filtered or endpoint subquery), or a comment (one space).
+struct Piece {
+  Span span;
+  uint32_t node;      // NameIndex::kEmpty unless a node reference
+  uint32_t textAt;    // arena offset of the replacement (node: of the " AS `x`" suffix)
+  uint32_t textLen;
+};
+
+struct NodeOut {
+  uint32_t pieceAt = 0, pieceCount = 0;
+  uint64_t size = 0;  // compiled size in bytes (saturated above kMaxOutputBytes)
+  Span body;
+};
+
+struct Scratch {
+  NameIndex nodeIdx, dsIdx, epIdx, filterIdx;
+  std::vector<std::unique_ptr<Analysis>> analyses;  // one per recursion depth
+  std::deque<std::vector<Piece>> local;              // pieces being collected, per depth (stable refs)
+  std::vector<Piece> pieces;                          // every node's pieces, node by node
+  std::string arena;
+  std::vector<uint8_t> state;                         // 0 new, 1 visiting, 2 done
+  std::vector<NodeOut> nodes;
+  std::vector<uint32_t> dsText, dsLen, epText, epLen;  // per data source / endpoint: arena text
+  std::vector<uint8_t> dsUsed;
+  std::vector<size_t> path;
+};
+
 struct Compiler {
   const CompileInput& in;
-  std::unordered_map<std::string_view, size_t> nodeIdx, dsIdx, epIdx, filterIdx;
-  std::vector<int> state;        // 0 new, 1 visiting, 2 done
-  std::vector<std::string> compiled;
-  std::vector<size_t> path;
-  std::vector<bool> dsUsed;
-  CompileOutput out;
+  Scratch& x;
+  CompileOutput& out;
 
-  explicit Compiler(const CompileInput& input) : in(input) {
-    for (size_t i = 0; i < in.nodes.size(); ++i) nodeIdx.emplace(in.nodes[i].name, i);
-    for (size_t i = 0; i < in.datasources.size(); ++i) dsIdx.emplace(in.datasources[i].name, i);
-    for (size_t i = 0; i < in.endpoints.size(); ++i) epIdx.emplace(in.endpoints[i].pipe, i);
-    for (size_t i = 0; i < in.filters.size(); ++i) filterIdx.emplace(in.filters[i].first, i);
-    state.assign(in.nodes.size(), 0);
-    compiled.resize(in.nodes.size());
-    dsUsed.assign(in.datasources.size(), false);
+  Compiler(const CompileInput& input, Scratch& scratch, CompileOutput& output) : in(input), x(scratch), out(output) {
+    x.nodeIdx.reset(in.nodes.size());
+    for (size_t i = 0; i < in.nodes.size(); ++i) x.nodeIdx.add(in.nodes[i].name, uint32_t(i));
+    x.dsIdx.reset(in.datasources.size());
+    for (size_t i = 0; i < in.datasources.size(); ++i) x.dsIdx.add(in.datasources[i].name, uint32_t(i));
+    x.epIdx.reset(in.endpoints.size());
+    for (size_t i = 0; i < in.endpoints.size(); ++i) x.epIdx.add(in.endpoints[i].pipe, uint32_t(i));
+    x.filterIdx.reset(in.filters.size());
+    for (size_t i = 0; i < in.filters.size(); ++i) x.filterIdx.add(in.filters[i].first, uint32_t(i));
+    x.pieces.clear();
+    x.arena.clear();
+    x.path.clear();
+    x.state.assign(in.nodes.size(), 0);
+    x.nodes.assign(in.nodes.size(), NodeOut{});
+    x.dsText.assign(in.datasources.size(), NameIndex::kEmpty);
+    x.dsLen.assign(in.datasources.size(), 0);
+    x.dsUsed.assign(in.datasources.size(), 0);
+    x.epText.assign(in.endpoints.size(), NameIndex::kEmpty);
+    x.epLen.assign(in.endpoints.size(), 0);
   }
 
   [[noreturn]] void cycle(size_t again) {
     std::string msg = "Cycle in pipe nodes: ";
     size_t k = 0;
-    while (path[k] != again) ++k;
-    for (; k < path.size(); ++k) {
-      msg += in.nodes[path[k]].name;
+    while (x.path[k] != again) ++k;
+    for (; k < x.path.size(); ++k) {
+      msg += in.nodes[x.path[k]].name;
       msg += " -> ";
     }
     msg += in.nodes[again].name;
     throw PolicyError(msg, 400);
   }
 
-  void checkSize(size_t n) {
-    if (n > kMaxOutputBytes)
-      throw PolicyError("Compiled query is too large (over " + std::to_string(kMaxOutputBytes) +
-                            " bytes): too many nested node references",
-                        400);
+  static uint64_t sat(uint64_t v) { return v > kMaxOutputBytes ? kMaxOutputBytes + 1 : v; }
+
+  uint32_t arenaAdd(std::string_view s) {
+    uint32_t at = uint32_t(x.arena.size());
+    x.arena.append(s.data(), s.size());
+    return at;
+  }
+
+  void addDep(std::vector<std::string>& deps, const std::string& n) {
+    for (const auto& d : deps)
+      if (d == n) return;
+    deps.push_back(n);
   }
 
   void visit(size_t i) {
-    if (path.size() >= kMaxPipeDepth) throw PolicyError("Pipe is too deep", 400);
-    state[i] = 1;
-    path.push_back(i);
+    size_t depth = x.path.size();
+    if (depth >= kMaxPipeDepth) throw PolicyError("Pipe is too deep", 400);
+    x.state[i] = 1;
+    x.path.push_back(i);
+    if (x.analyses.size() <= depth) {
+      x.analyses.push_back(std::make_unique<Analysis>());
+      x.local.emplace_back();
+    }
+    Analysis& a = *x.analyses[depth];
     const CompileNode& node = in.nodes[i];
-    Analysis a;
     try {
       analyze(node.sql, a);
     } catch (const SyntaxError& e) {
@@ -86,97 +177,148 @@ struct Compiler {
     if (!a.inAliases.empty())
       throw PolicyError("Node '" + node.name + "': " + inAliasMessage(a.inAliases[0].name), 400);
     std::vector<std::string> deps;
-    auto addDep = [&](const std::string& n) {
-      for (const auto& d : deps)
-        if (d == n) return;
-      deps.push_back(n);
-    };
-    std::vector<Replacement> reps;
-    reps.reserve(a.tables.size() + a.comments.size());
+    std::vector<Piece>& local = x.local[depth];
+    local.clear();
+    // Size of the body without the replaced spans; then only additions (saturating).
+    uint64_t size = a.body.end - a.body.begin;
     for (const Span& c : a.comments)
-      if (c.begin >= a.body.begin && c.end <= a.body.end) reps.push_back(Replacement{c, " "});
+      if (c.begin >= a.body.begin && c.end <= a.body.end) {
+        local.push_back(Piece{c, NameIndex::kEmpty, 0, 0});
+        size -= (c.end - c.begin) - 1;
+      }
+    for (const TableRef& ref : a.tables) size -= ref.span.end - ref.span.begin;
     for (const TableRef& ref : a.tables) {
-      RewriteTarget target;
+      bool alias = !ref.inContext && !ref.hasAlias;  // an alias is appended
       if (!ref.hasDatabase) {
-        auto nit = nodeIdx.find(ref.table);
-        if (nit != nodeIdx.end()) {
-          size_t j = nit->second;
-          if (state[j] == 1) cycle(j);
-          if (state[j] == 0) visit(j);
-          addDep(ref.table);
-          target.subquery = true;
-          target.sql = compiled[j];
-          target.alias = ref.table;
-          target.endsWithToken = true;
-          reps.push_back(Replacement{ref.span, replacementFor(ref, target)});
+        uint32_t j = x.nodeIdx.find(ref.table);
+        if (j != NameIndex::kEmpty) {
+          if (x.state[j] == 1) cycle(j);
+          if (x.state[j] == 0) visit(j);
+          addDep(deps, in.nodes[j].name);
+          Piece p{ref.span, j, 0, 0};
+          if (alias) {
+            std::string suffix = " AS " + quoteIdent(ref.table);
+            p.textAt = arenaAdd(suffix);
+            p.textLen = uint32_t(suffix.size());
+          }
+          size = sat(size + 2 + p.textLen + x.nodes[j].size);
+          local.push_back(p);
           continue;
         }
       }
       if (!ref.hasDatabase || ref.database == in.database) {
-        auto dit = dsIdx.find(ref.table);
-        if (dit != dsIdx.end()) {
-          const CompileDatasource& ds = in.datasources[dit->second];
-          if (!dsUsed[dit->second]) {
-            dsUsed[dit->second] = true;
+        uint32_t d = x.dsIdx.find(ref.table);
+        if (d != NameIndex::kEmpty) {
+          const CompileDatasource& ds = in.datasources[d];
+          if (!x.dsUsed[d]) {
+            x.dsUsed[d] = 1;
             out.datasources.push_back(ds.name);
           }
-          addDep(ds.name);
+          addDep(deps, ds.name);
           const std::string& phys = ds.table.empty() ? ds.name : ds.table;
-          auto fit = filterIdx.find(ds.name);
-          if (fit != filterIdx.end()) {
-            const std::string filter = stripComments(in.filters[fit->second].second);
-            target.subquery = true;
-            target.sql = "SELECT * FROM " + quoteIdent(in.database) + "." + quoteIdent(phys) +
-                         " WHERE (" + filter + (guardComment(filter) ? "\n)" : ")");
-            target.alias = ref.table;
-            target.endsWithToken = true;
-          } else {
-            target.database = in.database;
-            target.table = phys;
+          uint32_t f = x.filterIdx.find(ds.name);
+          // Once per data source: `db`.`t`, or (SELECT * FROM `db`.`t` WHERE (filter)).
+          if (x.dsText[d] == NameIndex::kEmpty) {
+            std::string text = quoteIdent(in.database) + "." + quoteIdent(phys);
+            if (f != NameIndex::kEmpty) {
+              const std::string filter = stripComments(in.filters[f].second);
+              text = "(SELECT * FROM " + text + " WHERE (" + filter + (guardComment(filter) ? "\n))" : "))");
+            }
+            x.dsText[d] = arenaAdd(text);
+            x.dsLen[d] = uint32_t(text.size());
           }
-          reps.push_back(Replacement{ref.span, replacementFor(ref, target)});
+          Piece p{ref.span, NameIndex::kEmpty, x.dsText[d], x.dsLen[d]};
+          // The written name stays the alias: always for a subquery, for a table when renamed.
+          if (alias && (f != NameIndex::kEmpty || phys != ref.table)) {
+            std::string text(x.arena, x.dsText[d], x.dsLen[d]);
+            text += " AS ";
+            text += quoteIdent(ref.table);
+            p.textAt = arenaAdd(text);
+            p.textLen = uint32_t(text.size());
+          }
+          size = sat(size + p.textLen);
+          local.push_back(p);
           continue;
         }
       }
       if (!ref.hasDatabase) {
-        auto eit = epIdx.find(ref.table);
-        if (eit != epIdx.end()) {
-          addDep(ref.table);
-          target.subquery = true;
-          target.sql = trimQuery(in.endpoints[eit->second].sql);
-          target.alias = ref.table;
-          target.endsWithToken = true;
-          reps.push_back(Replacement{ref.span, replacementFor(ref, target)});
+        uint32_t e = x.epIdx.find(ref.table);
+        if (e != NameIndex::kEmpty) {
+          addDep(deps, ref.table);
+          if (x.epText[e] == NameIndex::kEmpty) {
+            std::string body = trimQuery(in.endpoints[e].sql);
+            x.epText[e] = arenaAdd(body);
+            x.epLen[e] = uint32_t(body.size());
+          }
+          std::string text = "(" + std::string(x.arena, x.epText[e], x.epLen[e]) + ")";
+          if (alias) text += " AS " + quoteIdent(ref.table);
+          size = sat(size + text.size());
+          local.push_back(Piece{ref.span, NameIndex::kEmpty, arenaAdd(text), uint32_t(text.size())});
           continue;
         }
       }
       throw PolicyError("Resource '" + refKey(ref) + "' not found", 400);
     }
-    std::string body(std::string_view(node.sql).substr(a.body.begin, a.body.end - a.body.begin));
-    for (auto& r : reps) {
-      r.span.begin -= a.body.begin;
-      r.span.end -= a.body.begin;
-    }
-    size_t total = body.size();
-    for (const auto& r : reps) total += r.text.size();
-    checkSize(total);
-    compiled[i] = reps.empty() ? std::move(body) : applyReplacements(body, std::move(reps));
+    if (size > kMaxOutputBytes)
+      throw PolicyError("Compiled query is too large (over " + std::to_string(kMaxOutputBytes) +
+                            " bytes): too many nested node references",
+                        400);
+    std::sort(local.begin(), local.end(), [](const Piece& p, const Piece& q) { return p.span.begin < q.span.begin; });
+    NodeOut& no = x.nodes[i];
+    no.pieceAt = uint32_t(x.pieces.size());
+    no.pieceCount = uint32_t(local.size());
+    no.size = size;
+    no.body = a.body;
+    x.pieces.insert(x.pieces.end(), local.begin(), local.end());
     out.order.push_back(node.name);
     out.dependencies.emplace_back(node.name, std::move(deps));
-    path.pop_back();
-    state[i] = 2;
+    x.path.pop_back();
+    x.state[i] = 2;
+  }
+
+  void emit(size_t i, std::string& o) const {
+    const std::string& src = in.nodes[i].sql;
+    const NodeOut& no = x.nodes[i];
+    uint32_t pos = no.body.begin;
+    for (uint32_t k = 0; k < no.pieceCount; ++k) {
+      const Piece& p = x.pieces[no.pieceAt + k];
+      o.append(src, pos, p.span.begin - pos);
+      if (p.node != NameIndex::kEmpty) {
+        o += '(';
+        emit(p.node, o);
+        o += ')';
+        o.append(x.arena, p.textAt, p.textLen);
+      } else if (p.textLen == 0) {
+        o += ' ';  // a comment
+      } else {
+        o.append(x.arena, p.textAt, p.textLen);
+      }
+      pos = p.span.end;
+    }
+    o.append(src, pos, no.body.end - pos);
   }
 };
 
 }  // namespace
 
+void compile(const CompileInput& input, const std::string& target, CompileOutput& out) {
+  thread_local Scratch scratch;
+  out.sql.clear();
+  out.order.clear();
+  out.dependencies.clear();
+  out.datasources.clear();
+  Compiler c(input, scratch, out);
+  uint32_t t = scratch.nodeIdx.find(target);
+  if (t == NameIndex::kEmpty) throw PolicyError("Resource '" + target + "' not found", 400);
+  c.visit(t);
+  out.sql.reserve(scratch.nodes[t].size);
+  c.emit(t, out.sql);
+}
+
 CompileOutput compile(const CompileInput& input, const std::string& target) {
-  Compiler c(input);
-  auto it = c.nodeIdx.find(target);
-  if (it == c.nodeIdx.end()) throw PolicyError("Resource '" + target + "' not found", 400);
-  c.visit(it->second);
-  c.out.sql = std::move(c.compiled[it->second]);
-  return std::move(c.out);
+  CompileOutput out;
+  compile(input, target, out);
+  return out;
 }
 
 }  // namespace colibri_sql

@@ -44,6 +44,9 @@ struct CompileOutput {
  */
 CompileOutput compile(const CompileInput& input, const std::string& target);
 
+/** compile() into `out` (cleared first; its buffers are reused). */
+void compile(const CompileInput& input, const std::string& target, CompileOutput& out);
+
 /**
  * The query text between its first token and its last token before `;`, with every
  * comment replaced by one space.

@@ -63,6 +63,7 @@ struct KeywordTable {
     Kw kw = Kw::None;
   };
   Slot slots[kSlots];
+  bool maybe[12][32] = {};  // [length][first letter]: some keyword has this shape
 
   static uint32_t hash(const char* up, size_t n) {
     uint32_t h = 2166136261u;
@@ -78,11 +79,13 @@ struct KeywordTable {
       slots[i].len = uint8_t(n);
       std::memcpy(slots[i].name, e.name, n);
       slots[i].kw = e.kw;
+      maybe[n][(e.name[0] - 'A') & 31] = true;
     }
   }
 
   Kw find(const char* p, size_t n) const {
     if (n < 2 || n > 11) return Kw::None;
+    if (!maybe[n][((p[0] & ~0x20) - 'A') & 31]) return Kw::None;  // most column names
     char up[12];
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; ++i) {
@@ -175,6 +178,11 @@ std::string quoteIdent(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);
   out.push_back('`');
+  if (name.find_first_of("`\\") == std::string_view::npos) {
+    out.append(name.data(), name.size());
+    out.push_back('`');
+    return out;
+  }
   for (char c : name) {
     if (c == '`' || c == '\\') out.push_back('\\');
     out.push_back(c);

@@ -23,6 +23,7 @@ export {
   compile,
   compileUncached,
   clearCompileCache,
+  type CompileOptions,
   type CompileResources,
   type CompileResult,
   type PipeNodeInput,

@@ -121,9 +121,16 @@ export function compileUncached(nodes: readonly PipeNodeInput[], target: string,
 }
 
 /**
- * Fast path of the compile cache: the last result per `nodes` array, reused only when
- * target, every node field and every resource field are still equal (===: pointer-fast for
- * the same strings, exact otherwise), so an array mutated in place never gives a stale result.
+ * The compile cache. Every lookup compares the whole input exactly (strings with ===, which is
+ * a pointer test for the same string objects and a byte comparison otherwise); nothing is
+ * ever reused on a hash or a caller's word alone.
+ *  1. the last result per `nodes` array (WeakMap), for callers that keep their arrays;
+ *  2. `options.cacheKey`: the last result per caller-provided key (e.g. pipe id + version +
+ *     parameter values), verified field by field;
+ *  3. by content: each string gets a small id from an intern table (V8 hashes a string once
+ *     and keeps the hash in the string, so known strings cost one Map probe), and the result
+ *     is cached under the short key of ids. Ids are never reused, so equal keys mean equal
+ *     inputs.
  */
 interface RecentCompile {
   target: string;
@@ -132,6 +139,49 @@ interface RecentCompile {
   result: CompileResult;
 }
 let recent = new WeakMap<readonly PipeNodeInput[], RecentCompile>();
+const KEYED_ENTRIES = 1000;
+const keyed = new LruCache<string, RecentCompile>(KEYED_ENTRIES);
+
+const INTERN_MAX_ENTRIES = 20_000;
+const INTERN_MAX_CHARS = 32 << 20;
+let intern = new Map<string, number>();
+let internChars = 0;
+let nextId = 0;
+
+function idOf(s: string): number {
+  let id = intern.get(s);
+  if (id === undefined) {
+    if (intern.size >= INTERN_MAX_ENTRIES || internChars + s.length > INTERN_MAX_CHARS) {
+      intern = new Map(); // old ids are never given again: their cache entries just age out
+      internChars = 0;
+    }
+    id = nextId++;
+    intern.set(s, id);
+    internChars += s.length;
+  }
+  return id;
+}
+
+// Ids only (digits), sections closed by '|': no two different inputs give the same key.
+function contentKey(nodes: readonly PipeNodeInput[], target: string, r: CompileResources): string {
+  let key = `${idOf(target)},${idOf(r.database)}|`;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    key += `${idOf(n.name)},${idOf(n.sql)},`;
+  }
+  key += '|';
+  const ds = r.datasources;
+  for (let i = 0; i < ds.length; i++) {
+    const d = ds[i]!;
+    key += `${idOf(d.name)},${d.table === undefined ? '' : idOf(d.table)},`;
+  }
+  key += '|';
+  const eps = r.endpoints;
+  for (let i = 0; i < eps.length; i++) key += `${idOf(eps[i]!.pipe)},${idOf(eps[i]!.sql)},`;
+  key += '|';
+  if (r.filters) for (const name of Object.keys(r.filters)) key += `${idOf(name)},${idOf(r.filters[name]!)},`;
+  return key;
+}
 
 function resourceFields(r: CompileResources): string[] {
   const out: string[] = [r.database];
@@ -165,43 +215,70 @@ function sameResources(r: CompileResources, fields: string[]): boolean {
   return k === fields.length;
 }
 
+function same(last: RecentCompile | undefined, nodes: readonly PipeNodeInput[], target: string, r: CompileResources): last is RecentCompile {
+  return last !== undefined && last.target === target && sameNodes(nodes, last.fields) && sameResources(r, last.resourceFields);
+}
+
+function snapshot(nodes: readonly PipeNodeInput[], target: string, r: CompileResources, result: CompileResult): RecentCompile {
+  const fields: string[] = [];
+  for (const n of nodes) fields.push(n.name, n.sql);
+  return { target, fields, resourceFields: resourceFields(r), result };
+}
+
+/** Options of compile(). */
+export interface CompileOptions {
+  /**
+   * A name for this input chosen by the caller (e.g. `${pipeId}:${version}:${paramsJson}`):
+   * the last result compiled under it is returned when every input string is still equal
+   * (verified, so a stale or careless key costs a compile, never a wrong result).
+   */
+  cacheKey?: string;
+}
+
 /**
  * Compiles the pipe node `target` into one query. Errors: a cycle → SqlPolicyError(400)
  * "Cycle in pipe nodes: a -> b -> a"; an unknown name → SqlPolicyError(400)
- * "Resource '<x>' not found"; invalid node SQL → SqlSyntaxError (message names the node).
- * Results are cached by nodes + target + resources; cached results are frozen.
+ * "Resource '<x>' not found"; invalid node SQL → SqlSyntaxError (message names the node);
+ * `x IN <WITH expression alias>` → SqlPolicyError(400). Every comment of the output is one
+ * space. Results are cached by nodes + target + resources (see above); cached results are
+ * frozen.
  */
-export function compile(nodes: readonly PipeNodeInput[], target: string, resources: CompileResources): CompileResult {
+export function compile(
+  nodes: readonly PipeNodeInput[],
+  target: string,
+  resources: CompileResources,
+  options?: CompileOptions,
+): CompileResult {
   const last = recent.get(nodes);
-  if (
-    last !== undefined &&
-    last.target === target &&
-    sameNodes(nodes, last.fields) &&
-    sameResources(resources, last.resourceFields)
-  ) {
-    return last.result;
+  if (same(last, nodes, target, resources)) return last.result;
+  const name = options?.cacheKey;
+  if (name !== undefined) {
+    const named = keyed.get(name);
+    if (same(named, nodes, target, resources)) return named.result;
   }
-  const remember = (result: CompileResult): CompileResult => {
-    const fields: string[] = [];
-    for (const n of nodes) fields.push(n.name, n.sql);
-    recent.set(nodes, { target, fields, resourceFields: resourceFields(resources), result });
-    return result;
-  };
-  const key = cacheKey(nodes, target, resources);
-  const hit = compileCache.get(key);
-  if (hit) return remember(hit);
-  const res = compileKey(key);
-  for (const k of Object.keys(res.dependencies)) Object.freeze(res.dependencies[k]);
-  Object.freeze(res.dependencies);
-  Object.freeze(res.order);
-  Object.freeze(res.datasources);
-  Object.freeze(res);
-  compileCache.set(key, res);
-  return remember(res);
+  const key = contentKey(nodes, target, resources);
+  let res = compileCache.get(key);
+  if (res === undefined) {
+    res = compileKey(cacheKey(nodes, target, resources));
+    for (const k of Object.keys(res.dependencies)) Object.freeze(res.dependencies[k]);
+    Object.freeze(res.dependencies);
+    Object.freeze(res.order);
+    Object.freeze(res.datasources);
+    Object.freeze(res);
+    compileCache.set(key, res);
+    // Remembered per array only on a compile: a WeakMap entry for every new array of a
+    // cache hit would cost more than the hit itself.
+    recent.set(nodes, snapshot(nodes, target, resources, res));
+  }
+  if (name !== undefined) keyed.set(name, snapshot(nodes, target, resources, res));
+  return res;
 }
 
 /** Empties the compile cache (tests, benchmarks). */
 export function clearCompileCache(): void {
   compileCache.clear();
+  keyed.clear();
   recent = new WeakMap();
+  intern = new Map();
+  internChars = 0;
 }

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'chdb';
-import { analyze, type Analysis } from '../../src/compiler/index.js';
+import { analyze, stripSettingsAndFormat, type Analysis } from '../../src/compiler/index.js';
 import { readSqlFile } from '../corpus/read-sql-file.js';
-import { parseWithClickHouse } from '../corpus/clickhouse-ast.js';
+import { formatWithClickHouse, parseWithClickHouse } from '../corpus/clickhouse-ast.js';
 import { tableKey } from '../corpus/ast-tables.js';
 
 const corpusPath = fileURLToPath(new URL('../../../test/corpus/select.sql', import.meta.url));
@@ -63,4 +63,24 @@ test('analyze agrees with ClickHouse on every corpus statement', async () => {
   }
   assert.ok(compared + mismatches.length >= entries.length);
   assert.equal(mismatches.length, 0, `${mismatches.length} of ${entries.length} statements disagree:\n${mismatches.join('\n')}`);
+});
+
+test('the text sent to a host has no comment and is the same statement for ClickHouse', async () => {
+  // stripSettingsAndFormat() is what the Query API sends (after rewrite(), which keeps this).
+  const problems: string[] = [];
+  let withComments = 0;
+  for (const e of readSqlFile(corpusPath)) {
+    const a = analyze(e.sql);
+    const out = stripSettingsAndFormat(e.sql);
+    const b = analyze(out);
+    if (b.commentSpans.length > 0) problems.push(`select.sql:${e.line}: comments left in ${JSON.stringify(out)}`);
+    if (a.commentSpans.length === 0 || a.settingsAndFormatSpans.length > 0) continue;
+    withComments++;
+    const [x, y] = [await formatWithClickHouse(session, e.sql), await formatWithClickHouse(session, out)];
+    if (!x.ok || !y.ok || x.formatted !== y.formatted) {
+      problems.push(`select.sql:${e.line}: ClickHouse reads ${JSON.stringify(out)} differently from the statement as written`);
+    }
+  }
+  assert.ok(withComments >= 5, `${withComments} corpus statements with comments`);
+  assert.deepEqual(problems, []);
 });

@@ -201,6 +201,22 @@ describe('compile', () => {
     assert.deepEqual(compileUncached(nodes, 'per_user', resources), { ...a });
   });
 
+  it('a caller cacheKey is verified: same content hits, other content under the same key recompiles', () => {
+    const fresh = (): PipeNodeInput[] => nodes.map((n) => ({ name: n.name, sql: (' ' + n.sql).slice(1) }));
+    const a = compile(fresh(), 'out', resources, { cacheKey: 'p1' });
+    assert.equal(compile(fresh(), 'out', { ...resources }, { cacheKey: 'p1' }), a);
+    // Same key, different node text: never the stale result.
+    const changed = fresh();
+    changed[0] = { name: 'clicks', sql: "SELECT * FROM events WHERE type = 'view'" };
+    const b = compile(changed, 'out', resources, { cacheKey: 'p1' });
+    assert.notEqual(b, a);
+    assert.match(b.sql, /type = 'view'/);
+    // Same key, a row filter added: never the unfiltered result.
+    const f = compile(fresh(), 'out', { ...resources, filters: { events: 'org = 7' } }, { cacheKey: 'p1' });
+    assert.match(f.sql, /WHERE \(org = 7\)/);
+    assert.equal(compile(fresh(), 'out', resources, { cacheKey: 'p2' }), a);
+  });
+
   it('keeps non-ASCII names and text intact', () => {
     const r = compileUncached(
       [{ name: 'nœud', sql: "SELECT '😀' AS e, * FROM `événements`" }, { name: 'fin', sql: 'SELECT * FROM `nœud`' }],
