@@ -8,7 +8,7 @@
 import { Router, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../server/services.js';
-import { authenticate, hasGlobal, hasResource, requireAny, type AuthContext } from '../auth/context.js';
+import { authenticate, fixedParamsFor, hasGlobal, hasResource, requireAny, type AuthContext } from '../auth/context.js';
 import { badRequest, conflict, HttpError, notFound } from '../server/errors.js';
 import { readBody } from '../server/body.js';
 import { HostQueryError, type Host } from '../clickhouse/host.js';
@@ -339,6 +339,8 @@ async function serveEndpoint(services: Services, req: Request, res: Response, na
   const values = await requestValues(req, post, config.maxFormBytes);
   const q = typeof values.q === 'string' ? values.q : undefined;
   delete values.q;
+  // Parameters fixed by the token (JWT `fixed_params`) win over the caller's.
+  for (const [k, v] of Object.entries(fixedParamsFor(ctx, pipe.name))) values[k] = v;
   const cctx: CompileContext = { store, workspace: ctx.workspace, filters: rowFilters(store, ctx) };
   const compiled = compileEndpoint(cctx, pipe, node.name, values);
   let sql = compiled.sql;

@@ -207,6 +207,35 @@ export function pipesSuite(kind: string, target: PipesTarget): void {
       assert.equal((await reader.post('/v0/pipes/by_country/nodes?name=x', 'SELECT 1')).status, 403);
     });
 
+    it('applies JWT fixed_params and row filters inside pipes', async () => {
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const jwt = await api.post(
+        `/v0/tokens?expiration_time=${exp}`,
+        JSON.stringify({ name: 'front', scopes: [{ type: 'PIPES:READ', resource: 'by_country', fixed_params: { country: 'ES' } }] }),
+        { 'content-type': 'application/json' },
+      );
+      assert.equal(jwt.status, 200, jwt.text);
+      const front = api.withToken(jwt.json.token);
+      for (const path of ['/v0/pipes/by_country.json', '/v0/pipes/by_country.json?country=FR', '/v0/pipes/by_country.json?country=FR&q=SELECT%20*%20FROM%20_']) {
+        const r = await front.get(path);
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.data.map((d: { country: string }) => d.country), ['ES'], path);
+      }
+      const post = await front.post('/v0/pipes/by_country.json', JSON.stringify({ country: 'DE' }), { 'content-type': 'application/json' });
+      assert.deepEqual(post.json.data.map((d: { country: string }) => d.country), ['ES']);
+      const rls = await api.post(`/v0/tokens?name=de_only&scope=PIPES:READ:by_country&scope=PIPES:READ:top_country&scope=${encodeURIComponent("DATASOURCES:READ:sales:country = 'DE'")}`);
+      assert.equal(rls.status, 200, rls.text);
+      const de = api.withToken(rls.json.token);
+      const all = await de.get('/v0/pipes/by_country.json');
+      assert.deepEqual(all.json.data.map((d: { country: string }) => d.country), ['DE']);
+      const other = await de.get('/v0/pipes/by_country.json?country=FR');
+      assert.deepEqual(other.json.data, []);
+      const nested = await de.get('/v0/pipes/top_country.json');
+      assert.deepEqual(nested.json.data, [{ country: 'DE' }], 'the filter applies through pipes read by pipes');
+      const viaQ = await de.get(`/v0/pipes/by_country.json?q=${encodeURIComponent('SELECT count() AS c FROM _')}`);
+      assert.deepEqual(viaQ.json.data, [{ c: 1 }]);
+    });
+
     it('streams a large result with bounded server memory', async () => {
       const big = await api.form('/v0/pipes', { name: 'big_result', sql: "SELECT number, toString(number) AS s, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' AS pad FROM numbers(1000000)" });
       assert.equal(big.status, 200, big.text);
