@@ -18,6 +18,7 @@ import {
 } from './encode.js';
 import { parseJsonLossless, stringifyJson } from './json.js';
 import { INEXACT, OMIT, type CompiledColumn, type Encoded } from './types.js';
+import { nativeNdjsonTsv, type NativeNdjsonTsv } from './native.js';
 
 /** NDJSON encoder options. */
 export interface NdjsonOptions {
@@ -27,6 +28,12 @@ export interface NdjsonOptions {
    * `goodFormat` says which was used.
    */
   format?: GoodFormat;
+  /**
+   * With TabSeparated: use the native encoder (native/ingest/) when it is built and
+   * supports the schema (default true); lines it is unsure of still go through the
+   * TypeScript code below, so results are the same either way.
+   */
+  native?: boolean;
 }
 
 /** Creates an NDJSON encoder for `columns`. */
@@ -139,8 +146,7 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
     sink.addRawQuarantine(text, reason);
   }
 
-  function handleLine(text: string): void {
-    lineNo++;
+  function handleLine(text: string, lineNo: number): void {
     if (text.length === 0) return;
     let obj: unknown;
     try {
@@ -184,10 +190,10 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
         quarantineRaw(lineNo, skippedHead, `the line is longer than ${maxLine} bytes`);
         skippedHead = '';
       } else if (pending !== '') {
-        handleLine(pending + text.slice(start, nl));
+        handleLine(pending + text.slice(start, nl), ++lineNo);
         pending = '';
       } else {
-        handleLine(text.slice(start, nl));
+        handleLine(text.slice(start, nl), ++lineNo);
       }
       start = nl + 1;
     }
@@ -210,9 +216,14 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
       } else if (pending !== '') {
         const last = pending;
         pending = '';
-        handleLine(last);
+        handleLine(last, ++lineNo);
       }
     }
+  }
+
+  if (tsv && options.native !== false) {
+    const nat = nativeNdjsonTsv(columns, cols, maxLine);
+    if (nat !== null) return nativeEncoder(nat, sink, maxLine, handleLine, quarantineRaw);
   }
 
   return {
@@ -223,6 +234,130 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
     end(): EncodeResult {
       feed(decoder.end(), true);
       return sink.take();
+    },
+  };
+}
+
+/**
+ * The NDJSON encoder over the native one: lines are cut on the raw bytes, whole lines
+ * go to the addon in one call per chunk, and the lines it hands back are decoded and
+ * given to `handleLine` (the TypeScript path). Line numbers, the BOM, empty lines and
+ * over-long lines behave as in the string-based feed of createNdjsonEncoder.
+ */
+function nativeEncoder(
+  nat: NativeNdjsonTsv,
+  sink: RowSink,
+  maxLine: number,
+  handleLine: (text: string, line: number) => void,
+  quarantineRaw: (line: number, text: string, reason: string) => void,
+): Encoder {
+  let lineNo = 0;
+  /** No byte of the stream has been consumed yet (a BOM is only looked for there). */
+  let atStart = true;
+  /** The start of a line not yet ended by a newline. */
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let pendingAtStart = false;
+  let skipping = false;
+  let skippedHead = '';
+  let good: Buffer[] = [];
+  let goodRows = 0;
+
+  function run(buf: Buffer, bom: boolean): void {
+    const [out, rows, lines, fallback] = nat.encode(buf, bom);
+    if (rows > 0) {
+      good.push(out);
+      goodRows += rows;
+    }
+    for (let i = 0; i < fallback.length; i += 3) {
+      handleLine(buf.toString('utf8', fallback[i + 1], fallback[i + 2]), lineNo + (fallback[i] as number) + 1);
+    }
+    lineNo += lines;
+  }
+
+  function tooLong(): void {
+    lineNo++;
+    quarantineRaw(lineNo, skippedHead, `the line is longer than ${maxLine} bytes`);
+    skippedHead = '';
+  }
+
+  /** The pending text as the string-based feed holds it (incomplete UTF-8 tail held back). */
+  function pendingText(): string {
+    let text = new StringDecoder('utf8').write(Buffer.concat(pending, pendingBytes));
+    if (pendingAtStart && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return text;
+  }
+
+  function result(): EncodeResult {
+    const r = sink.take();
+    if (goodRows > 0) {
+      if (r.goodRows > 0) good.push(r.good);
+      r.good = good.length === 1 ? (good[0] as Buffer) : Buffer.concat(good);
+      r.goodRows += goodRows;
+    }
+    good = [];
+    goodRows = 0;
+    return r;
+  }
+
+  return {
+    push(chunk: Buffer): EncodeResult {
+      if (chunk.length === 0) return result();
+      let start = 0;
+      const wasAtStart = atStart;
+      atStart = false;
+      if (skipping) {
+        const nl = chunk.indexOf(10);
+        if (nl < 0) return result();
+        skipping = false;
+        tooLong();
+        start = nl + 1;
+      } else if (pendingBytes > 0) {
+        const nl = chunk.indexOf(10);
+        if (nl >= 0) {
+          pending.push(chunk.subarray(0, nl + 1));
+          run(Buffer.concat(pending, pendingBytes + nl + 1), pendingAtStart);
+          pending = [];
+          pendingBytes = 0;
+          start = nl + 1;
+        } else {
+          start = chunk.length;
+          pending.push(Buffer.from(chunk));
+          pendingBytes += chunk.length;
+        }
+      }
+      const last = chunk.lastIndexOf(10);
+      if (last >= start) {
+        run(start === 0 && last === chunk.length - 1 ? chunk : chunk.subarray(start, last + 1), wasAtStart && start === 0);
+        start = last + 1;
+      }
+      if (start < chunk.length) {
+        if (pendingBytes === 0) pendingAtStart = wasAtStart && start === 0;
+        pending.push(Buffer.from(chunk.subarray(start)));
+        pendingBytes += chunk.length - start;
+      }
+      if (pendingBytes > maxLine) {
+        const text = pendingText();
+        if (text.length > maxLine) {
+          skipping = true;
+          skippedHead = text.slice(0, 1024);
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      return result();
+    },
+    end(): EncodeResult {
+      if (skipping) {
+        skipping = false;
+        tooLong();
+      } else if (pendingBytes > 0) {
+        const buf = Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        run(buf, pendingAtStart);
+      }
+      return result();
     },
   };
 }
