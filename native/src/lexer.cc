@@ -54,50 +54,53 @@ const KwEntry kKeywords[] = {
 };
 constexpr size_t kKeywordCount = sizeof(kKeywords) / sizeof(kKeywords[0]);
 
-// Open-addressing hash table of the keywords (upper case), built once.
+// Open-addressing hash table of the keywords (upper case), built once. A word is folded
+// to upper case 8 bytes at a time (c & 0xDF: letters become upper case, and '_' or digits
+// never turn into letters, so they never match a keyword, none of which has them), hashed
+// on its length and first and last letters, and compared as two 8-byte words.
 struct KeywordTable {
-  static constexpr size_t kSlots = 512;
+  static constexpr size_t kSlots = 1024;
   struct Slot {
+    uint64_t w0 = 0, w1 = 0;  // upper-case name, zero-padded
     uint8_t len = 0;
-    char name[12] = {};
     Kw kw = Kw::None;
   };
   Slot slots[kSlots];
-  bool maybe[12][32] = {};  // [length][first letter]: some keyword has this shape
 
-  static uint32_t hash(const char* up, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; ++i) h = (h ^ uint8_t(up[i])) * 16777619u;
-    return h;
+  static uint32_t hash(size_t n, unsigned char first, unsigned char last) {
+    return uint32_t((n * 0x9E3779B1u) ^ (first * 0x85EBCA6Bu) ^ (last * 0xC2B2AE35u)) >> 22;
+  }
+
+  static void fold(const char* p, size_t n, uint64_t& w0, uint64_t& w1) {
+    unsigned char b[16] = {};
+    std::memcpy(b, p, n);
+    std::memcpy(&w0, b, 8);
+    std::memcpy(&w1, b + 8, 8);
+    w0 &= 0xDFDFDFDFDFDFDFDFull;
+    w1 &= 0xDFDFDFDFDFDFDFDFull;
   }
 
   KeywordTable() {
     for (const auto& e : kKeywords) {
       size_t n = std::strlen(e.name);
-      uint32_t i = hash(e.name, n) & (kSlots - 1);
+      uint32_t i = hash(n, uint8_t(e.name[0]), uint8_t(e.name[n - 1])) & (kSlots - 1);
       while (slots[i].len != 0) i = (i + 1) & (kSlots - 1);
+      fold(e.name, n, slots[i].w0, slots[i].w1);
       slots[i].len = uint8_t(n);
-      std::memcpy(slots[i].name, e.name, n);
       slots[i].kw = e.kw;
-      maybe[n][(e.name[0] - 'A') & 31] = true;
     }
   }
 
   Kw find(const char* p, size_t n) const {
     if (n < 2 || n > 11) return Kw::None;
-    if (!maybe[n][((p[0] & ~0x20) - 'A') & 31]) return Kw::None;  // most column names
-    char up[12];
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; ++i) {
-      char c = p[i];
-      if (c >= 'a' && c <= 'z') c = char(c - 32);
-      up[i] = c;
-      h = (h ^ uint8_t(c)) * 16777619u;
-    }
-    for (uint32_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+    uint32_t i = hash(n, uint8_t(p[0]) & 0xDF, uint8_t(p[n - 1]) & 0xDF) & (kSlots - 1);
+    if (slots[i].len == 0) return Kw::None;  // most column names
+    uint64_t w0, w1;
+    fold(p, n, w0, w1);
+    for (;; i = (i + 1) & (kSlots - 1)) {
       const Slot& s = slots[i];
       if (s.len == 0) return Kw::None;
-      if (s.len == n && std::memcmp(s.name, up, n) == 0) return s.kw;
+      if (s.len == n && s.w0 == w0 && s.w1 == w1) return s.kw;
     }
   }
 };
