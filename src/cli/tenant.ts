@@ -91,10 +91,18 @@ function body(args: Args, forUpdate: boolean): Record<string, unknown> {
     if (host === 'embedded') out.host = { kind: 'embedded' };
     else {
       const h: Record<string, unknown> = { kind: 'remote', urls: host.split(',').map((u) => u.trim()).filter((u) => u !== '') };
-      const map: Array<[string, string]> = [['user', 'user'], ['password-env', 'passwordEnv'], ['read-user', 'readUser'], ['read-password-env', 'readPasswordEnv'], ['cluster', 'cluster']];
+      const map: Array<[string, string]> = [['user', 'user'], ['read-user', 'readUser'], ['cluster', 'cluster']];
       for (const [flag, key] of map) {
         const v = one(f, flag);
         if (v !== undefined) h[key] = v;
+      }
+      // Passwords are read here, from this shell's environment, and sent to the server (never on the command line).
+      for (const [flag, key] of [['password-env', 'password'], ['read-password-env', 'readPassword']] as const) {
+        const name = one(f, flag);
+        if (name === undefined) continue;
+        const v = process.env[name];
+        if (v === undefined) throw new TenantUsageError(`--${flag}: environment variable ${name} is not set`);
+        h[key] = v;
       }
       out.host = h;
     }

@@ -21,6 +21,7 @@ import { ConcurrencyGate, ErrorRate, LimitError, type Release } from '../clickho
 import type { HostConfig, HostsConfig, QueryLimits, TenantLimitsConfig } from '../server/config.js';
 import { HttpError } from '../server/errors.js';
 import { currentScope } from './request-scope.js';
+import { log } from '../ops/log.js';
 import { workspaceOverrides } from './limits.js';
 
 /** What provisioning may use: DDL on one replica, and the cluster name when there is one. */
@@ -140,9 +141,21 @@ export class TenantHost implements Host {
     return ws === undefined ? this.#limits : { ...this.#limits, ...ws };
   }
 
-  /** Start (and provision) at least one replica. Used when an operator adds the tenant. */
+  /**
+   * Start and provision every reachable replica (so that a failover target is ready);
+   * fails when none is. Used when an operator adds the tenant, and at server start.
+   */
   async start(): Promise<void> {
-    await this.#route(true, async () => undefined);
+    if (this.kind === 'embedded' || this.#replicas.length === 1) {
+      await this.#route(true, async () => undefined);
+      return;
+    }
+    const results = await Promise.allSettled(this.#replicas.map((r) => this.#ready(r)));
+    results.forEach((res, i) => {
+      if (res.status === 'rejected') this.#fail(this.#replicas[i]!, asUnavailable(this.name, res.reason, this.#retryAfter()).message, true);
+    });
+    const failed = results.find((res): res is PromiseRejectedResult => res.status === 'rejected');
+    if (results.every((res) => res.status === 'rejected')) throw asUnavailable(this.name, failed?.reason, this.#retryAfter());
   }
 
   async close(): Promise<void> {
@@ -294,13 +307,21 @@ export class TenantHost implements Host {
       }
       await h.queryRows('SELECT 1 AS ok', { signal: AbortSignal.timeout(this.#health.heartbeatTimeoutMs) });
       r.breaker.success();
+      // A replica that answers but was never provisioned (down when the tenant was added) gets ready for failover.
+      if (!r.provisioned && r.starting === undefined) void this.#ready(r).catch(() => undefined);
       return true;
     } catch (err) {
-      r.breaker.failure(err instanceof HostUnavailableError ? err.message : `${this.name}: heartbeat failed`);
+      this.#fail(r, err instanceof HostUnavailableError ? err.message : `${this.name}: heartbeat failed (${err instanceof Error ? err.name : 'error'})`, false);
       return false;
     } finally {
       r.beating = false;
     }
+  }
+
+  #fail(r: Replica, reason: string, hard: boolean): void {
+    const before = r.breaker.state;
+    r.breaker.failure(reason, hard);
+    if (before === 'closed' && r.breaker.state === 'open') log('warn', 'host replica marked down (circuit open)', { tenant: this.name, replica: r.index + 1, reason });
   }
 
   #retryAfter(): number {
@@ -388,7 +409,7 @@ export class TenantHost implements Host {
           h = await this.#ready(r);
         } catch (err) {
           last = asUnavailable(this.name, err, this.#retryAfter());
-          r.breaker.failure(last.message, true);
+          this.#fail(r, last.message, true);
           continue;
         }
         try {
@@ -399,7 +420,7 @@ export class TenantHost implements Host {
         } catch (err) {
           if (!(err instanceof HostUnavailableError)) throw err;
           const refused = /cannot connect|engine (starting|down)|is closed/.test(err.message);
-          r.breaker.failure(err.message, refused);
+          this.#fail(r, err.message, refused);
           last = err;
           if (refused || retryable) continue;
           throw err;

@@ -89,7 +89,7 @@ interface NodePorts {
   inter: number;
 }
 
-function configXml(dir: string, ports: NodePorts, all: NodePorts[], shard: number, cluster: string, zkPort: number, password: string): string {
+function configXml(dir: string, ports: NodePorts, all: NodePorts[], shard: number, cluster: string, zkPort: number | undefined, password: string): string {
   const shards = all
     .map((p) => `<shard><internal_replication>false</internal_replication><replica><host>127.0.0.1</host><port>${p.tcp}</port><user>default</user><password>${password}</password></replica></shard>`)
     .join('');
@@ -112,9 +112,9 @@ function configXml(dir: string, ports: NodePorts, all: NodePorts[], shard: numbe
   <max_concurrent_queries>50</max_concurrent_queries>
   <timezone>UTC</timezone>
   <remote_servers><${cluster}>${shards}</${cluster}></remote_servers>
-  <zookeeper><node><host>127.0.0.1</host><port>${zkPort}</port></node><session_timeout_ms>10000</session_timeout_ms></zookeeper>
+${zkPort === undefined ? '' : `  <zookeeper><node><host>127.0.0.1</host><port>${zkPort}</port></node><session_timeout_ms>10000</session_timeout_ms></zookeeper>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
-  <macros><shard>${String(shard + 1).padStart(2, '0')}</shard><replica>r1</replica></macros>
+`}  <macros><shard>${String(shard + 1).padStart(2, '0')}</shard><replica>r1</replica></macros>
 </yandex>
 `;
 }
@@ -150,8 +150,12 @@ async function waitForPing(url: string, proc: ChildProcess, timeoutMs: number): 
   throw new Error(`clickhouse-server did not answer /ping within ${timeoutMs} ms`);
 }
 
-/** Starts `shards` clickhouse-server processes forming cluster `name` over `zk`. */
-export async function startClickHouseCluster(zk: ZooKeeper, shards: number, name = 'colibri_test'): Promise<ClickHouseCluster> {
+/**
+ * Starts `shards` clickhouse-server processes forming cluster `name` over `zk`, with the
+ * same users and passwords. Without `zk` (no distributed DDL) they serve as a set of
+ * interchangeable servers, e.g. replica URLs of one tenant.
+ */
+export async function startClickHouseCluster(zk: ZooKeeper | undefined, shards: number, name = 'colibri_test'): Promise<ClickHouseCluster> {
   if (!existsSync(CH_BINARY)) throw new Error(`${CH_BINARY} not found: install the Debian package clickhouse-server`);
   const password = randomBytes(12).toString('hex');
   const readPassword = randomBytes(12).toString('hex');
@@ -173,7 +177,7 @@ export async function startClickHouseCluster(zk: ZooKeeper, shards: number, name
       const dir = await mkdtemp(join(tmpdir(), `colibri-chc${i}-`));
       dirs.push(dir);
       for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) await mkdir(join(dir, sub), { recursive: true });
-      await writeFile(join(dir, 'config.xml'), configXml(dir, ports[i]!, ports, i, name, zk.port, password));
+      await writeFile(join(dir, 'config.xml'), configXml(dir, ports[i]!, ports, i, name, zk?.port, password));
       await writeFile(join(dir, 'users.xml'), usersXml(password, readPassword));
     }
     await Promise.all(ports.map((_, i) => launch(i)));
