@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A CHECK=(
   [clickhouse-server]="/usr/sbin/clickhouse-server"
   [doctest-dev]="/usr/include/doctest/doctest.h"
+  [zookeeperd]="/usr/share/java/zookeeper.jar"
 )
 
 missing=()
@@ -30,3 +31,5 @@ apt-get update -q >&2
 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 # The Debian package starts a system-wide server; tests start their own.
 if command -v service >/dev/null 2>&1; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
+# Same for ZooKeeper: the cluster tests run their own on a free port.
+if command -v service >/dev/null 2>&1; then service zookeeper stop >/dev/null 2>&1 || true; fi
