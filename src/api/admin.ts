@@ -1,6 +1,6 @@
 /**
- * The operator API under /v0/admin (operator token only; workspace tokens never pass
- * here), and the per-request tenancy middleware: it runs the rest of the request
+ * The operator API under /v0/admin (the operator token, or an operator's SSO session
+ * with its operator scopes; workspace tokens and sessions never pass here), and the per-request tenancy middleware: it runs the rest of the request
  * with the authenticated tenant/workspace as its scope (for workspace limits), counts
  * requests and errors per tenant, and applies the insert rate limits.
  *
@@ -15,7 +15,9 @@ import type { Services } from '../server/services.js';
 import { HttpError, badRequest, forbidden, unauthorized } from '../server/errors.js';
 import { readBody } from '../server/body.js';
 import { authenticate, presentedToken } from '../auth/context.js';
-import { verifyOperatorToken, type OperatorContext, type OperatorScope } from '../tenancy/operator.js';
+import { operatorFromSession, operatorMay, scopeFor, verifyOperatorToken, type OperatorAction, type OperatorContext } from '../tenancy/operator.js';
+import { OPERATORS, checkCsrf, readSession } from '../auth/sso/session.js';
+import { log } from '../ops/log.js';
 import { addTenant, describeTenant, listTenantViews, removeTenant, requireTenant, updateTenant } from '../tenancy/service.js';
 import { requestScope } from '../tenancy/request-scope.js';
 import { LimitError, RateCounter } from '../clickhouse/limits.js';
@@ -37,25 +39,43 @@ export function operatorOf(req: Request): OperatorContext {
   return op;
 }
 
-function requireOperator(services: Services, scope: OperatorScope): RequestHandler {
+/**
+ * The operator token (Bearer), or an operator session cookie (SSO through the
+ * operators' own IdP; CSRF header on state-changing calls). Workspace tokens and
+ * workspace sessions never pass.
+ */
+function requireOperator(services: Services, action: OperatorAction): RequestHandler {
   return (req, _res, next) => {
-    const presented = presentedToken(req);
-    if (presented === undefined || presented === '') {
-      next(unauthorized('Operator authentication required: pass the operator token as "Authorization: Bearer <token>"'));
+    let op: OperatorContext | undefined;
+    try {
+      op = resolveOperator(services, req);
+    } catch (err) {
+      next(err);
       return;
     }
-    const op = verifyOperatorToken(services.store, presented);
-    if (op === undefined) {
-      next(unauthorized('Invalid operator token (workspace tokens are not accepted on /v0/admin)'));
-      return;
-    }
-    if (!op.scopes.includes(scope)) {
-      next(forbidden(`Forbidden: the operator needs the ${scope} scope`));
+    if (!operatorMay(op.scopes, action)) {
+      next(forbidden(`Forbidden: operator '${op.subject.slice(0, 100)}' needs the ${scopeFor(action)} scope`));
       return;
     }
     operators.set(req, op);
+    if (action !== 'read') log('info', 'operator action', { operator: op.subject, via: op.via, method: req.method, path: req.path.slice(0, 200) });
     next();
   };
+}
+
+function resolveOperator(services: Services, req: Request): OperatorContext {
+  const presented = presentedToken(req);
+  if (presented === undefined) {
+    const session = readSession(services.store, req);
+    if (session === undefined) throw unauthorized('Operator authentication required: pass the operator token as "Authorization: Bearer <token>", or sign in at /auth/_operators/login');
+    if (session.ten !== OPERATORS) throw unauthorized('Operator authentication required: workspace sessions are not accepted on /v0/admin');
+    checkCsrf(req, session);
+    return operatorFromSession(session.email ?? session.sub, session.grants);
+  }
+  if (presented === '') throw unauthorized('Operator authentication required: pass the operator token as "Authorization: Bearer <token>"');
+  const op = verifyOperatorToken(services.store, presented);
+  if (op === undefined) throw unauthorized('Invalid operator token (workspace tokens are not accepted on /v0/admin)');
+  return op;
 }
 
 async function jsonBody(req: Request, services: Services): Promise<unknown> {
@@ -70,8 +90,9 @@ async function jsonBody(req: Request, services: Services): Promise<unknown> {
 
 function adminRouter(services: Services): Router {
   const router = Router();
-  const read = requireOperator(services, 'tenants:read');
-  const write = requireOperator(services, 'tenants:write');
+  const read = requireOperator(services, 'read');
+  const write = requireOperator(services, 'write');
+  const remove = requireOperator(services, 'remove');
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();
@@ -90,7 +111,7 @@ function adminRouter(services: Services): Router {
     const { tenant, tokens } = await updateTenant(services, String(req.params.slug), await jsonBody(req, services));
     res.json({ tenant: describeTenant(services, tenant), tokens });
   });
-  router.delete('/tenants/:slug', write, async (req, res) => {
+  router.delete('/tenants/:slug', remove, async (req, res) => {
     const confirm = typeof req.query.confirm === 'string' ? req.query.confirm : undefined;
     await removeTenant(services, String(req.params.slug), confirm);
     res.status(204).end();

@@ -18,7 +18,8 @@ import {
   revoke, seal, unseal, wasUsed, type SessionClaims, type SessionKeys,
 } from '../auth/sso/session.js';
 import { issueWorkspaceToken, subsetOfGrants } from '../auth/sso/workspace-token.js';
-import { findWorkspace } from '../tenancy/model.js';
+import { findWorkspace, getTenant, listTenants } from '../tenancy/model.js';
+import { masterKey, openSso } from '../tenancy/secrets.js';
 
 const TX_COOKIE = 'colibri_login';
 const TX_TTL = 600;
@@ -40,9 +41,29 @@ export function authRouter(services: Services): Router {
   const form = express.urlencoded({ extended: false, limit: '2mb', parameterLimit: 20 });
   const json = express.json({ limit: '64kb' });
 
+  /**
+   * A tenant's SSO configuration: from the config file for tenants defined there,
+   * otherwise from the tenant's record in the state (tenants added or changed by
+   * operators), with its client secret opened.
+   */
+  const tenantSso = (slug: string): SsoConfig | undefined => {
+    if (slug === OPERATORS) return config.operators;
+    const fromFile = config.tenants.find((t) => t.slug === slug);
+    if (fromFile !== undefined) return fromFile.sso;
+    const rec = getTenant(store, slug);
+    return rec?.sso === undefined ? undefined : openSso(masterKey(config.dataDir), slug, rec.sso);
+  };
+  /** The tenant whose SSO takes users of this e-mail domain (its `sso.domains` or `emailDomains`). */
+  const tenantForDomain = (domain: string): string | undefined => {
+    for (const t of listTenants(store)) {
+      const sso = tenantSso(t.slug);
+      if (sso !== undefined && (sso.domains.includes(domain) || (t.emailDomains ?? []).includes(domain))) return t.slug;
+    }
+    return undefined;
+  };
   /** The SSO configuration of a tenant slug (or `_operators`); 404 when none. */
   const ssoOf = (slug: string): SsoConfig => {
-    const sso = slug === OPERATORS ? config.operators : config.tenants.find((t) => t.slug === slug)?.sso;
+    const sso = tenantSso(slug);
     if (sso === undefined) throw notFound(`No single sign-on is configured for '${slug.slice(0, 64)}'`);
     return sso;
   };
@@ -53,11 +74,11 @@ export function authRouter(services: Services): Router {
     const at = email.lastIndexOf('@');
     if (at < 1) throw badRequest('Pass ?email=<your work e-mail address>');
     const domain = email.slice(at + 1);
-    const tenant = config.tenants.find((t) => t.sso?.domains.includes(domain));
+    const tenant = tenantForDomain(domain);
     if (tenant === undefined) throw notFound(`No tenant signs in users of ${domain.slice(0, 100)}`);
     const q = new URLSearchParams({ login_hint: email });
     if (typeof req.query.redirect === 'string') q.set('redirect', req.query.redirect);
-    res.redirect(302, `/auth/${tenant.slug}/login?${q}`);
+    res.redirect(302, `/auth/${tenant}/login?${q}`);
   });
 
   router.get('/me', (req, res) => {
@@ -81,7 +102,7 @@ export function authRouter(services: Services): Router {
     if (typeof given !== 'string' || !safeEqual(given, s.csrf)) throw forbidden('CSRF check failed: send the CSRF token (GET /auth/me) in X-Colibri-CSRF or the csrf form field');
     await revoke(store, [`session:${s.jti}`], s.exp + 60);
     log('info', 'sso logout', { tenant: s.ten, subject: s.sub });
-    const sso = s.ten === OPERATORS ? config.operators : config.tenants.find((t) => t.slug === s.ten)?.sso;
+    const sso = tenantSso(s.ten);
     const idpLogout = sso?.oidc !== undefined && s.idp === 'oidc' ? await endSessionUrl(s.ten, sso.oidc, `${origin(req, sso)}/auth/logged-out`) : undefined;
     if (idpLogout !== undefined) {
       res.setHeader('Cache-Control', 'no-store');

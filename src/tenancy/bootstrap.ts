@@ -19,6 +19,7 @@ import { writeFileDurable } from '../state/files.js';
 import { issueToken, listTokens, rotateSecret, verifyStaticToken } from '../auth/tokens.js';
 import { log } from '../ops/log.js';
 import { ensureOperatorToken } from './operator.js';
+import { masterKey, sealTenant } from './secrets.js';
 import type { HostRegistry } from './hosts.js';
 import { findWorkspace, getTenant, listTenants, listWorkspaces, newTenant, newWorkspace, type TenantRecord, type WorkspaceRecord } from './model.js';
 
@@ -39,7 +40,7 @@ export async function bootstrap(config: ServerConfig, store: StateStore, hosts: 
   let first: string | undefined;
   const configured = new Set(config.tenants.map((t) => t.slug));
   for (const tc of config.tenants) {
-    const tenant = await ensureTenant(store, tc);
+    const tenant = await ensureTenant(store, tc, masterKey(config.dataDir));
     for (const wsName of tc.workspaces) {
       const ws = await ensureWorkspace(store, tenant, wsName);
       const token = await ensureAdminToken(store, ws, path.join(tokensDir, `${tenant.slug}.${ws.name}.token`));
@@ -64,14 +65,16 @@ export async function bootstrap(config: ServerConfig, store: StateStore, hosts: 
   return { adminToken: first, adminTokenFile, operatorTokenFile, workspaces };
 }
 
-async function ensureTenant(store: StateStore, tc: TenantConfig): Promise<TenantRecord> {
+async function ensureTenant(store: StateStore, tc: TenantConfig, key: Buffer): Promise<TenantRecord> {
   const existing = getTenant(store, tc.slug);
   const base: TenantRecord = existing ?? newTenant(tc.slug, tc.name, tc.host);
-  const record: TenantRecord = { ...base, name: tc.name, host: tc.host, source: 'config' };
+  let record: TenantRecord = { ...base, name: tc.name, host: tc.host, source: 'config' };
   delete (record as { emailDomains?: unknown }).emailDomains;
   delete (record as { limits?: unknown }).limits;
   if (tc.emailDomains !== undefined) (record as { emailDomains?: string[] }).emailDomains = tc.emailDomains;
   if (tc.limits !== undefined) (record as { limits?: unknown }).limits = tc.limits;
+  // Passwords are kept sealed (secrets.ts); unchanged ones keep their sealed form.
+  record = sealTenant(key, record, existing);
   if (existing !== undefined && JSON.stringify(existing) === JSON.stringify(record)) return existing;
   await store.commit([{ op: 'put', collection: 'tenants', id: record.slug, value: record }]);
   return record;

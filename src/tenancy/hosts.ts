@@ -16,9 +16,12 @@ import { listWorkspaces, type TenantRecord } from './model.js';
 import { TenantHost } from './tenant-host.js';
 import { tenantLimits } from './limits.js';
 import { provisionHost } from './provision.js';
+import { masterKey, openHost } from './secrets.js';
 
 export class HostRegistry {
   readonly #hosts = new Map<string, TenantHost>();
+  /** The stored (sealed) host configuration each host was built from. */
+  readonly #built = new Map<string, string>();
   readonly #dataDir: string;
   #health: HostsConfig;
   #defaults: QueryLimits;
@@ -49,7 +52,8 @@ export class HostRegistry {
     const current = this.#store === undefined ? tenant : this.#store.get<TenantRecord>('tenants', tenant.slug);
     if (current === undefined) throw new HttpError(404, `Tenant '${tenant.slug}' no longer exists`);
     let host = this.#hosts.get(current.slug);
-    if (host !== undefined && host.fingerprint !== JSON.stringify(current.host)) {
+    const fingerprint = JSON.stringify(current.host);
+    if (host !== undefined && this.#built.get(current.slug) !== fingerprint) {
       // The operator moved the tenant to another host: new connections from now on.
       void host.close();
       host = undefined;
@@ -57,6 +61,7 @@ export class HostRegistry {
     if (host === undefined) {
       host = this.#create(current);
       this.#hosts.set(current.slug, host);
+      this.#built.set(current.slug, fingerprint);
     }
     return host;
   }
@@ -75,6 +80,7 @@ export class HostRegistry {
   async remove(slug: string): Promise<void> {
     const h = this.#hosts.get(slug);
     this.#hosts.delete(slug);
+    this.#built.delete(slug);
     await h?.close();
   }
 
@@ -87,6 +93,7 @@ export class HostRegistry {
     this.#timer = undefined;
     await Promise.allSettled([...this.#hosts.values()].map((h) => h.close()));
     this.#hosts.clear();
+    this.#built.clear();
   }
 
   #create(tenant: TenantRecord): TenantHost {
@@ -94,7 +101,8 @@ export class HostRegistry {
     const slug = tenant.slug;
     return new TenantHost({
       slug,
-      config: tenant.host,
+      // Passwords are sealed in the state (secrets.ts); opened here only.
+      config: openHost(masterKey(this.#dataDir), slug, tenant.host),
       dataDir: path.join(this.#dataDir, 'hosts', slug),
       health: this.#health,
       limits: tenantLimits(this.#defaults, tenant.limits),

@@ -3,8 +3,9 @@
  * start in `<data-dir>/operator.token` (mode 0600); only its SHA-256 hash is kept, in
  * the state store's `meta` collection, and presented tokens are compared in constant
  * time. Workspace tokens are never accepted here, and the operator token is accepted
- * nowhere else. Operators signing in through their IdP (SSO) will produce the same
- * OperatorContext with the scopes their claims grant.
+ * nowhere else. Operators signing in through their IdP (SSO, `operators` section)
+ * get the same OperatorContext with the operator scopes their claims grant
+ * (`operatorFromSession`, used by api/admin.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +14,14 @@ import type { StateStore, StateValue } from '../state/store.js';
 import { writeFileDurable } from '../state/files.js';
 import { log } from '../ops/log.js';
 
-export type OperatorScope = 'tenants:read' | 'tenants:write';
+/**
+ * `OPERATOR:READ` reads only; `OPERATOR:TENANTS` also adds and updates tenants;
+ * `OPERATOR:ADMIN` may do everything, including removing tenants.
+ */
+export type OperatorScope = 'OPERATOR:READ' | 'OPERATOR:TENANTS' | 'OPERATOR:ADMIN';
+
+/** What an admin route needs. */
+export type OperatorAction = 'read' | 'write' | 'remove';
 
 export interface OperatorContext {
   kind: 'operator';
@@ -24,7 +32,27 @@ export interface OperatorContext {
   scopes: readonly OperatorScope[];
 }
 
-export const ALL_OPERATOR_SCOPES: readonly OperatorScope[] = Object.freeze(['tenants:read', 'tenants:write']);
+export const ALL_OPERATOR_SCOPES: readonly OperatorScope[] = Object.freeze(['OPERATOR:READ', 'OPERATOR:TENANTS', 'OPERATOR:ADMIN']);
+
+/** Whether these scopes allow the action. */
+export function operatorMay(scopes: readonly OperatorScope[], action: OperatorAction): boolean {
+  if (scopes.includes('OPERATOR:ADMIN')) return true;
+  if (action === 'remove') return false;
+  if (action === 'write') return scopes.includes('OPERATOR:TENANTS');
+  return scopes.includes('OPERATOR:READ') || scopes.includes('OPERATOR:TENANTS');
+}
+
+/** The scope an action needs at least (for error messages). */
+export function scopeFor(action: OperatorAction): OperatorScope {
+  return action === 'remove' ? 'OPERATOR:ADMIN' : action === 'write' ? 'OPERATOR:TENANTS' : 'OPERATOR:READ';
+}
+
+/** The operator context of a signed-in operator: the operator scopes of its grants only. */
+export function operatorFromSession(subject: string, grants: ReadonlyArray<{ scopes: readonly string[] }>): OperatorContext {
+  const scopes = new Set<OperatorScope>();
+  for (const g of grants) for (const s of g.scopes) if ((ALL_OPERATOR_SCOPES as readonly string[]).includes(s)) scopes.add(s as OperatorScope);
+  return { kind: 'operator', via: 'sso', subject, scopes: [...scopes] };
+}
 
 const META_ID = 'operator_token';
 const PREFIX = 'op.';

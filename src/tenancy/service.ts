@@ -16,6 +16,7 @@ import { getTenant, listTenants, listWorkspaces, newTenant, newWorkspace, type T
 import { ensureAdminToken } from './bootstrap.js';
 import { deprovisionHost, provisionDatabase } from './provision.js';
 import { tenantLimits } from './limits.js';
+import { masterKey, sealTenant } from './secrets.js';
 
 /** A host configuration without its secrets. */
 export function redactHost(host: HostConfig): Record<string, unknown> {
@@ -83,7 +84,7 @@ function tokenFile(services: Services, slug: string, ws: string): string {
 export async function addTenant(services: Services, body: unknown): Promise<{ tenant: TenantRecord; tokens: Record<string, string> }> {
   const tc = parseInput(body);
   if (getTenant(services.store, tc.slug) !== undefined) throw conflict(`Tenant '${tc.slug}' already exists`);
-  const record: TenantRecord = {
+  let record: TenantRecord = {
     ...newTenant(tc.slug, tc.name, tc.host),
     source: 'api',
     ...(tc.emailDomains !== undefined ? { emailDomains: tc.emailDomains } : {}),
@@ -91,6 +92,7 @@ export async function addTenant(services: Services, body: unknown): Promise<{ te
     ...(tc.limits !== undefined ? { limits: tc.limits } : {}),
   };
   const workspaces = tc.workspaces.map((w) => newWorkspace(tc.slug, w));
+  record = sealTenant(masterKey(services.config.dataDir), record);
   await services.store.commit([
     { op: 'put', collection: 'tenants', id: record.slug, value: record },
     ...workspaces.map((w): Mutation => ({ op: 'put', collection: 'workspaces', id: w.id, value: w })),
@@ -146,7 +148,7 @@ export async function updateTenant(services: Services, slug: string, body: unkno
     ...(patch.limits !== undefined ? { limits: patch.limits } : t.limits !== undefined ? { limits: t.limits } : {}),
   };
   const tc = parseInput(candidate);
-  const updated: TenantRecord = {
+  let updated: TenantRecord = {
     ...t,
     name: tc.name,
     host: patch.host !== undefined ? tc.host : t.host,
@@ -155,6 +157,7 @@ export async function updateTenant(services: Services, slug: string, body: unkno
     ...(tc.limits !== undefined ? { limits: tc.limits } : {}),
     updatedAt: new Date().toISOString(),
   };
+  updated = sealTenant(masterKey(services.config.dataDir), updated, t);
   const added = tc.workspaces.filter((n) => !names.includes(n)).map((n) => newWorkspace(slug, n));
   await services.store.commit([
     { op: 'put', collection: 'tenants', id: slug, value: updated },
