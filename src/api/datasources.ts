@@ -14,6 +14,8 @@ import { parseEngineOptions, parseSchema, SchemaError } from '../catalog/schema.
 import {
   createDataSource,
   dataSourceStatistics,
+  deleteOnCluster,
+  replaceOnCluster,
   describeDataSource,
   dropDataSource,
   listDataSources,
@@ -29,6 +31,7 @@ import { Params, isForm } from './params.js';
 import type { Host } from '../clickhouse/host.js';
 import { quoteString } from '../clickhouse/sql.js';
 import type { WorkspaceRecord } from '../tenancy/model.js';
+import { clusterOf } from '../tenancy/provision.js';
 
 export function datasourcesRouter(services: Services): Router {
   const router = Router();
@@ -102,6 +105,7 @@ export function datasourcesRouter(services: Services): Router {
           engine_partition_key: params.get('engine_partition_key'),
           engine_ttl: params.get('engine_ttl'),
           engine_settings: params.get('engine_settings'),
+          engine_sharding_key: params.get('engine_sharding_key'),
         });
       } catch (err) {
         if (err instanceof SchemaError) throw badRequest(err.message);
@@ -237,6 +241,8 @@ async function* single(b: Buffer): AsyncGenerator<Buffer> {
  */
 async function replaceData(host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord, data: AsyncIterable<Buffer>, options: AppendOptions): Promise<AppendResult> {
   const suffix = randomUUID().replace(/-/g, '').slice(0, 12);
+  const cluster = clusterOf(host);
+  if (cluster !== undefined) return replaceOnCluster(host, cluster, workspace, ds, suffix, (table) => appendRows(host, workspace, ds, data, { ...options, table }));
   const staging = `${ds.name}__replace_${suffix}`;
   const old = `${ds.name}__old_${suffix}`;
   await host.command(`CREATE TABLE ${qualified(workspace, staging)} AS ${qualified(workspace, ds.name)}`);
@@ -257,15 +263,18 @@ async function countRows(host: Host, workspace: WorkspaceRecord, ds: DataSourceR
 }
 
 const MUTATION_WAIT_MS = 60_000;
+const stillRunning = (): HttpError => new HttpError(504, 'The delete is still running on the host; check again later');
 
 /** ALTER TABLE ... DELETE, then wait until the mutation is done (portable across versions). */
 async function deleteRows(host: Host, workspace: WorkspaceRecord, ds: DataSourceRecord, condition: string): Promise<void> {
+  const cluster = clusterOf(host);
+  if (cluster !== undefined) return deleteOnCluster(host, cluster, workspace, ds, condition, MUTATION_WAIT_MS, stillRunning);
   await host.command(`ALTER TABLE ${qualified(workspace, ds.name)} DELETE WHERE ${condition}`);
   const deadline = Date.now() + MUTATION_WAIT_MS;
   for (;;) {
     const rows = await host.queryRows<{ c: string | number }>(`SELECT count() AS c FROM system.mutations WHERE database = ${quoteString(workspace.database)} AND table = ${quoteString(ds.name)} AND is_done = 0`);
     if (Number(rows[0]?.c ?? 0) === 0) return;
-    if (Date.now() > deadline) throw new HttpError(504, 'The delete is still running on the host; check again later');
+    if (Date.now() > deadline) throw stillRunning();
     await new Promise((r) => setTimeout(r, 100));
   }
 }

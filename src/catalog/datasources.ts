@@ -110,7 +110,7 @@ export async function createDataSource(
  */
 async function createOnCluster(host: Host, cluster: string, workspace: WorkspaceRecord, table: string, localSql: string, key: string): Promise<void> {
   const on = onCluster(cluster);
-  const local = `${quoteIdentifier(shardDatabase(workspace.database))}.${quoteIdentifier(table)}`;
+  const local = localTable(workspace, table);
   await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, table)}${on}`);
   await host.command(`DROP TABLE IF EXISTS ${local}${on}`);
   await host.command(localSql.replace(/^CREATE TABLE (\S+)/, `CREATE TABLE $1${on}`));
@@ -119,10 +119,65 @@ async function createOnCluster(host: Host, cluster: string, workspace: Workspace
   );
 }
 
-/** The data source's sharding key (engine option `shardingKey`), or random distribution. */
-function shardingKey(engine: EngineOptions): string {
-  const key = (engine as { shardingKey?: unknown }).shardingKey;
+/** The data source's sharding key (`engine_sharding_key`), or random distribution. */
+export function shardingKey(engine: EngineOptions): string {
+  const key = engine.shardingKey;
   return typeof key === 'string' && key.trim() !== '' ? key : 'rand()';
+}
+
+/** A data source's local table on every shard of a cluster. */
+export function localTable(workspace: WorkspaceRecord, table: string): string {
+  return `${quoteIdentifier(shardDatabase(workspace.database))}.${quoteIdentifier(table)}`;
+}
+
+/**
+ * Replace on a cluster: new local tables `<staging>` on every shard (ON CLUSTER) with a
+ * Distributed table over them; `load` fills it (rows spread by the sharding key);
+ * then on every shard one RENAME swaps the local tables. The data source's Distributed
+ * table is untouched: it reads the local table by name, so each shard serves the old
+ * rows or the new ones, never a mix (shards switch one after the other, within the
+ * distributed DDL). The old local tables and the staging Distributed table are dropped.
+ */
+export async function replaceOnCluster<R>(host: Host, cluster: string, workspace: WorkspaceRecord, ds: DataSourceRecord, suffix: string, load: (stagingTable: string) => Promise<R>): Promise<R> {
+  const on = onCluster(cluster);
+  const staging = `${ds.name}__replace_${suffix}`;
+  const old = `${ds.name}__old_${suffix}`;
+  const dropStaging = async (): Promise<void> => {
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, staging)}${on}`);
+    await host.command(`DROP TABLE IF EXISTS ${localTable(workspace, staging)}${on}`);
+  };
+  await host.command(`CREATE TABLE ${localTable(workspace, staging)}${on} AS ${localTable(workspace, ds.name)}`);
+  try {
+    await host.command(
+      `CREATE TABLE ${qualified(workspace, staging)}${on} AS ${localTable(workspace, staging)} ENGINE = Distributed(${quoteIdentifier(cluster)}, ${quoteIdentifier(shardDatabase(workspace.database))}, ${quoteIdentifier(staging)}, ${shardingKey(ds.engine)})`,
+    );
+    const result = await load(staging);
+    await host.command(`RENAME TABLE ${localTable(workspace, ds.name)} TO ${localTable(workspace, old)}, ${localTable(workspace, staging)} TO ${localTable(workspace, ds.name)}${on}`);
+    await host.command(`DROP TABLE IF EXISTS ${localTable(workspace, old)}${on}`);
+    await host.command(`DROP TABLE IF EXISTS ${qualified(workspace, staging)}${on}`);
+    return result;
+  } catch (err) {
+    await dropStaging().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Delete by condition on a cluster: one mutation on the local table of every shard
+ * (ON CLUSTER), then wait until no shard has it pending (`cluster(...)` over
+ * system.mutations). Throws `timeout` when still running after `waitMs`.
+ */
+export async function deleteOnCluster(host: Host, cluster: string, workspace: WorkspaceRecord, ds: DataSourceRecord, condition: string, waitMs: number, timeout: () => Error): Promise<void> {
+  await host.command(`ALTER TABLE ${localTable(workspace, ds.name)}${onCluster(cluster)} DELETE WHERE ${condition}`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const rows = await host.queryRows<{ c: string | number }>(
+      `SELECT count() AS c FROM cluster(${quoteString(cluster)}, system.mutations) WHERE database = ${quoteString(shardDatabase(workspace.database))} AND table = ${quoteString(ds.name)} AND is_done = 0`,
+    );
+    if (Number(rows[0]?.c ?? 0) === 0) return;
+    if (Date.now() > deadline) throw timeout();
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Forget the data source first (so nothing reads a half-dropped table), then drop its tables. */
@@ -191,6 +246,7 @@ export function describeDataSource(ds: DataSourceRecord, statistics?: DataSource
       engine_partition_key: ds.engine.partitionKey ?? '',
       engine_ttl: ds.engine.ttl ?? '',
       engine_settings: ds.engine.settings ?? '',
+      ...(typeof ds.engine.shardingKey === 'string' ? { engine_sharding_key: ds.engine.shardingKey } : {}),
     },
     ...(statistics === undefined ? {} : { statistics }),
   };

@@ -34,6 +34,8 @@ export interface EngineOptions {
   partitionKey: string | null;
   ttl: string | null;
   settings: string | null;
+  /** On a cluster: the sharding key of the Distributed table (`engine_sharding_key`); absent: `rand()`. */
+  shardingKey?: string | null;
 }
 
 /** Maximum schema text size in bytes (characters). */
@@ -337,6 +339,7 @@ export function parseEngineOptions(params: {
   engine_sign?: string;
   engine_version?: string;
   engine_summing_columns?: string;
+  engine_sharding_key?: string;
 }): EngineOptions {
   const raw = (params.engine ?? '').trim() || 'MergeTree';
   if (raw.length > MAX_EXPR_LENGTH) throw new SchemaError('Invalid engine: too long');
@@ -375,6 +378,7 @@ export function parseEngineOptions(params: {
     partitionKey: optionalFragment(params.engine_partition_key, 'engine_partition_key'),
     ttl: optionalFragment(params.engine_ttl, 'engine_ttl'),
     settings: params.engine_settings === undefined || params.engine_settings.trim() === '' ? null : validateSettings(params.engine_settings),
+    ...(params.engine_sharding_key !== undefined && params.engine_sharding_key.trim() !== '' ? { shardingKey: optionalFragment(params.engine_sharding_key, 'engine_sharding_key') } : {}),
   };
 }
 

@@ -90,4 +90,40 @@ describe('tenant on a two-shard cluster', () => {
     assert.equal((await api.delete('/v0/datasources/hits')).status, 204);
     for (const i of [0, 1]) assert.deepEqual(await cluster.query(i, `SELECT name FROM system.tables WHERE name LIKE 'hits%'`), [], `node ${i}`);
   });
+
+  it('engine_sharding_key places rows by key; replace swaps every shard; delete runs on every shard', async () => {
+    const bad = await api.form('/v0/datasources', { name: 'keyed', schema: '`id` UInt64', engine_sharding_key: 'id; DROP TABLE x' });
+    assert.equal(bad.status, 400, bad.text);
+    const ds = await api.form('/v0/datasources', { name: 'keyed', schema: '`id` UInt64 `json:$.id`, `v` String `json:$.v`', engine_sorting_key: 'id', engine_sharding_key: 'id' });
+    assert.equal(ds.status, 200, ds.text);
+    assert.equal(ds.json.datasource.engine.engine_sharding_key, 'id');
+    const rows = Array.from({ length: 100 }, (_, id) => JSON.stringify({ id, v: 'old' })).join('\n') + '\n';
+    assert.equal((await api.post('/v0/events?name=keyed&wait=true', rows)).status, 200);
+    const local = async (i: number, what: string): Promise<number> => Number((await cluster.query(i, `SELECT ${what} AS c FROM \`${database}__shard\`.keyed`))[0]!.c);
+    // Two shards of weight 1: shard = id % 2.
+    assert.deepEqual([await local(0, 'count()'), await local(1, 'count()')], [50, 50]);
+    assert.deepEqual([await local(0, 'countIf(id % 2 = 1)'), await local(1, 'countIf(id % 2 = 0)')], [0, 0]);
+
+    const csv = Array.from({ length: 10 }, (_, i) => `${1000 + i},new`).join('\n') + '\n';
+    const rep = await api.post('/v0/datasources?name=keyed&mode=replace&format=csv', csv, { 'content-type': 'text/csv' });
+    assert.equal(rep.status, 200, rep.text);
+    const all = await api.get('/v0/sql?q=' + encodeURIComponent('SELECT count() AS c, min(id) AS lo, groupUniqArray(v) AS vs FROM keyed'));
+    assert.deepEqual(all.json.data, [{ c: 10, lo: 1000, vs: ['new'] }]);
+    assert.deepEqual([await local(0, 'count()'), await local(1, 'count()')], [5, 5], 'new rows on both shards, by key');
+    for (const i of [0, 1]) {
+      const tables = await cluster.query(i, `SELECT database, name, engine FROM system.tables WHERE name LIKE 'keyed%' ORDER BY database, name`);
+      assert.deepEqual(tables.map((t) => `${t.name}:${t.engine}`), ['keyed:Distributed', 'keyed_quarantine:Distributed', 'keyed:MergeTree', 'keyed_quarantine:MergeTree'], `node ${i}: no staging or old tables left`);
+    }
+
+    const del = await api.form('/v0/datasources/keyed/delete', { delete_condition: 'id >= 1006' });
+    assert.equal(del.status, 200, del.text);
+    assert.equal(del.json.rows_affected, 4);
+    assert.deepEqual([await local(0, 'count()'), await local(1, 'count()')], [3, 3], 'deleted on both shards');
+    for (const i of [0, 1]) {
+      const pending = await cluster.query(i, `SELECT count() AS c FROM system.mutations WHERE database = '${database}__shard' AND table = 'keyed' AND is_done = 0`);
+      assert.equal(Number(pending[0]!.c), 0, `node ${i}: mutation done`);
+    }
+    assert.equal(await api.rowCount('keyed'), 6);
+    assert.equal((await api.delete('/v0/datasources/keyed')).status, 204);
+  });
 });
