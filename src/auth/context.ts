@@ -9,13 +9,14 @@
  * Without the gate (in-process callers), static tokens and already-verified JWTs
  * (the cache) still resolve.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Request } from 'express';
 import type { StateStore } from '../state/store.js';
 import { HttpError, forbidden, unauthorized } from '../server/errors.js';
 import { getTenant, getWorkspace, type TenantRecord, type WorkspaceRecord } from '../tenancy/model.js';
 import type { Scope, ResourceScopeType, GlobalScopeType } from './scopes.js';
-import { verifyStaticToken } from './tokens.js';
+import { MAX_STATIC_TOKEN_LENGTH, verifyStaticToken, type TokenRecord } from './tokens.js';
+import { LruCache } from '../compiler/lru.js';
 import { looksLikeJwt, verifyJwt, type FixedParam } from './jwt.js';
 import { authRuntime, type AuthRuntime } from './runtime.js';
 import { sessionContext } from './sso/session.js';
@@ -97,6 +98,15 @@ export function resolveToken(store: StateStore, presented: string, now: number):
   return hit;
 }
 
+/**
+ * What resolves without waiting: a static token (or a malformed one: throws), or a
+ * JWT already verified (cache). Undefined when the token needs `resolveTokenAsync`.
+ */
+export function resolveTokenSync(rt: AuthRuntime, presented: string, now: number): AuthContext | undefined {
+  if (presented === '' || presented.startsWith('p.') || !looksLikeJwt(presented)) return resolveToken(rt.store, presented, now);
+  return cachedJwt(rt, presented, now);
+}
+
 /** Full resolution, verifying a JWT (with jose) when it is not cached. */
 export async function resolveTokenAsync(rt: AuthRuntime, presented: string, now: number): Promise<AuthContext> {
   if (presented === '' || presented.startsWith('p.') || !looksLikeJwt(presented)) return resolveToken(rt.store, presented, now);
@@ -159,21 +169,55 @@ function cachedJwt(rt: AuthRuntime, presented: string, now: number): AuthContext
   return c.ctx;
 }
 
+/** Resolved static tokens: SHA-256 of the whole presented token → the records it resolved from. */
+interface CachedStatic {
+  token: TokenRecord;
+  workspace: WorkspaceRecord;
+  tenant: TenantRecord;
+  ctx: AuthContext;
+}
+
+const STATIC_CACHE_ENTRIES = 4096;
+const staticCaches = new WeakMap<StateStore, LruCache<string, CachedStatic>>();
+
+/**
+ * A static token's context. Verified contexts are cached per store, keyed by the
+ * SHA-256 of the whole presented token (so only that exact token hits, and the lookup
+ * never compares secrets), and used only while the store still holds the very same
+ * token, workspace and tenant records: the store's records are frozen and replaced on
+ * every change, so any change to them (new secret, scopes, deletion) is a miss.
+ */
 function staticContext(store: StateStore, presented: string): AuthContext {
+  if (presented.length > MAX_STATIC_TOKEN_LENGTH) throw unauthorized('Invalid token');
+  let cache = staticCaches.get(store);
+  if (cache === undefined) {
+    cache = new LruCache(STATIC_CACHE_ENTRIES);
+    staticCaches.set(store, cache);
+  }
+  const key = hash('sha256', presented, 'base64');
+  const hit = cache.get(key);
+  if (hit !== undefined
+    && store.get<TokenRecord>('tokens', hit.token.id) === hit.token
+    && getWorkspace(store, hit.workspace.id) === hit.workspace
+    && getTenant(store, hit.tenant.slug) === hit.tenant) {
+    return hit.ctx;
+  }
   const token = verifyStaticToken(store, presented);
   if (token === undefined) throw unauthorized('Invalid token');
   const workspace = getWorkspace(store, token.workspaceId);
   const tenant = workspace === undefined ? undefined : getTenant(store, workspace.tenant);
   if (workspace === undefined || tenant === undefined) throw unauthorized('Invalid token');
-  return {
+  const ctx: AuthContext = Object.freeze({
     tenant,
     workspace,
-    token: { id: token.id, name: token.name, kind: 'static', origin: token.origin },
+    token: Object.freeze({ id: token.id, name: token.name, kind: 'static' as const, origin: token.origin }),
     scopes: token.scopes,
     isAdmin: token.scopes.some((s) => s.type === 'ADMIN'),
     fixedParams: NO_FIXED,
     limits: NO_LIMITS,
-  };
+  });
+  cache.set(key, { token, workspace, tenant, ctx });
+  return ctx;
 }
 
 /** Parameters of `pipe` fixed by the token (empty when none). They override the caller's. */

@@ -10,7 +10,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Services } from '../server/services.js';
 import { HttpError } from '../server/errors.js';
 import { log } from '../ops/log.js';
-import { markResolved, presentedToken, resolveTokenAsync, type AuthContext } from './context.js';
+import { markResolved, presentedToken, resolveTokenAsync, resolveTokenSync, type AuthContext } from './context.js';
 import { configureAuth, type AuthRuntime } from './runtime.js';
 import type { RateDecision } from './ratelimit.js';
 
@@ -20,16 +20,36 @@ export function authGate(services: Services): RequestHandler {
   const rt = configureAuth(services.store, { dataDir: services.config.dataDir, auth: services.config.auth });
   return (req: Request, res: Response, next: NextFunction): void => {
     const now = Date.now();
-    rt.maintain(now).catch((err: unknown) => log('error', 'auth: key rotation failed', { error: err }));
+    if (rt.maintainDue(now)) rt.maintain(now).catch((err: unknown) => log('error', 'auth: key rotation failed', { error: err }));
     const presented = presentedToken(req);
     if (presented === undefined) {
       next();
       return;
     }
+    // Static tokens and already-verified JWTs resolve synchronously: no promise per request.
+    let ctx: AuthContext | undefined;
+    try {
+      ctx = resolveTokenSync(rt, presented, now);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        markResolved(req, err);
+        next();
+      } else next(err);
+      return;
+    }
+    if (ctx !== undefined) {
+      markResolved(req, ctx);
+      if (!hasRateLimits(rt, ctx)) {
+        next();
+        return;
+      }
+      applyRateLimits(rt, ctx, res, now).then(() => next(), next);
+      return;
+    }
     resolveTokenAsync(rt, presented, now).then(
-      async (ctx) => {
-        markResolved(req, ctx);
-        await applyRateLimits(rt, ctx, res, now);
+      async (resolved) => {
+        markResolved(req, resolved);
+        await applyRateLimits(rt, resolved, res, now);
         next();
       },
       (err: unknown) => {
@@ -40,6 +60,11 @@ export function authGate(services: Services): RequestHandler {
       },
     ).catch(next);
   };
+}
+
+/** True when a request of `ctx` is counted by a rate limit (see applyRateLimits). */
+function hasRateLimits(rt: AuthRuntime, ctx: AuthContext): boolean {
+  return ctx.limits?.rps !== undefined || rt.settings.auth.workspaceRps > 0;
 }
 
 /** Count the request; set X-RateLimit-* headers; throw 429 with Retry-After when over a limit. */

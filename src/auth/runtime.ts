@@ -174,6 +174,14 @@ export class AuthRuntime {
     return this.#maintaining;
   }
 
+  /**
+   * True when `maintain(now)` would start a rotation round (none running, the last one
+   * at least a second ago): a timestamp check, so the gate creates no promise per request.
+   */
+  maintainDue(now: number): boolean {
+    return this.#maintaining === undefined && now - this.#lastMaintain >= MAINTAIN_EVERY_MS;
+  }
+
   async #rotateAll(now: number): Promise<void> {
     const policy = { algorithm: this.settings.auth.signingAlgorithm, rotationMs: this.settings.auth.keyRotationSeconds * 1000, graceMs: this.graceMs };
     for (const tenant of listTenants(this.store)) {

@@ -36,7 +36,9 @@ export interface IssuedToken {
   token: string;
 }
 
-const MAX_TOKEN_LENGTH = 512;
+/** Longer presented tokens are refused without any lookup. */
+export const MAX_STATIC_TOKEN_LENGTH = 512;
+const MAX_TOKEN_LENGTH = MAX_STATIC_TOKEN_LENGTH;
 
 /** Create a token record and its secret. The caller commits the record. */
 export function issueToken(workspaceId: string, name: string, description: string, scopes: Scope[], origin: 'admin' | 'user'): IssuedToken {
