@@ -40,13 +40,15 @@ export function createApp(services: Services): express.Express {
   app.use(jwksRouter(services));
   app.use(authGate(services));
   app.use(tenancyRouter(services));
+  // First of the prefixed routers (their prefixes do not overlap): the endpoint path
+  // matches no other router on its way.
+  app.use('/v0/pipes', pipesRouter(services));
   app.use('/v0/datasources', datasourcesRouter(services));
   app.use('/v0/events', eventsRouter(services));
   app.use('/v0/tokens', tokensRouter(services));
   app.use('/v0/sql', sqlRouter(services));
   app.use('/auth', authRouter(services));
   app.use('/v0/workspace', workspaceRouter(services));
-  app.use('/v0/pipes', pipesRouter(services));
   app.use((req, _res, next) => next(new HttpError(404, `Not found: ${req.method} ${req.path.slice(0, 200)}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(err, req, res);
