@@ -63,21 +63,8 @@ export async function streamQuery(res: Response, host: Host, sql: string, format
   try {
     const result = await host.read(sql, format, { settings, queryId, signal: abort.signal });
     stream = result.stream;
-    // Read manually (not for-await, which would destroy the stream on an early exit).
-    const chunks = result.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const head: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    while (size <= BUFFERED_RESULT_BYTES) {
-      const next = await chunks.next();
-      if (next.done === true) {
-        ended = true;
-        break;
-      }
-      head.push(next.value);
-      size += next.value.length;
-    }
-    res.status(200);
+    const { head, size, ended } = await readHead(result.stream, BUFFERED_RESULT_BYTES);
+    res.statusCode = 200;
     res.setHeader('Content-Type', CONTENT_TYPES[format]);
     res.setHeader('X-Query-Id', result.queryId);
     if (ended) {
@@ -88,6 +75,8 @@ export async function streamQuery(res: Response, host: Host, sql: string, format
     // A large result: stream the rest, waiting for the client when its socket is full.
     for (const chunk of head) res.write(chunk);
     head.length = 0;
+    // Read manually (not for-await, which would destroy the stream on an early exit).
+    const chunks = result.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     for (;;) {
       const next = await chunks.next();
       if (next.done === true) break;
@@ -107,4 +96,50 @@ export async function streamQuery(res: Response, host: Host, sql: string, format
     // On any failure, release the host connection (a no-op once the result was read whole).
     if (stream !== undefined && !stream.readableEnded) stream.destroy();
   }
+}
+
+/**
+ * Reads `stream` until it ends or more than `limit` bytes arrived (then it is left
+ * paused, positioned after the returned chunks). Listeners rather than an async
+ * iterator: a small result costs no iterator and no promise per chunk. Rejects with the
+ * stream's error, or ERR_STREAM_PREMATURE_CLOSE when it closes before its end.
+ */
+function readHead(stream: Readable, limit: number): Promise<{ head: Buffer[]; size: number; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const head: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      head.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        stream.pause();
+        cleanup();
+        resolve({ head, size, ended: false });
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ head, size, ended: true });
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      cleanup();
+      const err = new Error('Premature close') as NodeJS.ErrnoException;
+      err.code = 'ERR_STREAM_PREMATURE_CLOSE';
+      reject(err);
+    };
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+    stream.once('close', onClose);
+  });
 }

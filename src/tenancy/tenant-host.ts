@@ -73,6 +73,8 @@ export class TenantHost implements Host {
   readonly #gate: ConcurrencyGate;
   readonly #workspaceGates = new Map<string, ConcurrencyGate>();
   readonly #provision: (target: ProvisionTarget) => Promise<void>;
+  /** In-flight reads: the replica host each runs on, and how to end it with a 503 (hung host). */
+  readonly #reads = new Map<symbol, { on: () => Host | undefined; abort: (err: HostUnavailableError) => void }>();
   #clusterProvisioned = false;
   #active = 0;
   #inflight = 0;
@@ -193,7 +195,7 @@ export class TenantHost implements Host {
     return this.#route(true, (h) => h.queryRows<T>(sql, options));
   }
 
-  insert(table: string, payload: Buffer | string, format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
+  insert(table: string, payload: Buffer | string | readonly Buffer[], format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
     // On a cluster, acknowledge only once the Distributed table has handed the rows to every shard.
     const o = this.cluster === undefined ? options : withSettings(options, { insert_distributed_sync: 1 });
     return this.#route(false, (h) => h.insert(table, payload, format, o));
@@ -225,10 +227,21 @@ export class TenantHost implements Host {
       max_memory_usage: limits.maxMemoryUsage,
     };
     const queryId = options.queryId ?? randomUUID();
+    // One signal for the host: aborted by the watchdog, or when the caller's signal aborts
+    // (a listener, not AbortSignal.any, which costs a weak reference per read).
     const watchdog = new AbortController();
-    const signal = options.signal !== undefined ? AbortSignal.any([options.signal, watchdog.signal]) : watchdog.signal;
+    const callerSignal = options.signal;
+    const onCallerAbort = (): void => watchdog.abort(callerSignal?.reason);
+    if (callerSignal !== undefined) {
+      if (callerSignal.aborted) watchdog.abort(callerSignal.reason);
+      else callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+    }
+    const signal = watchdog.signal;
     let ranOn: Host | undefined;
     let timedOut = false;
+    let hung: HostUnavailableError | undefined;
+    const readId = Symbol('read');
+    this.#reads.set(readId, { on: () => ranOn, abort: (err) => ((hung = err), watchdog.abort(err)) });
     const timer = setTimeout(() => {
       timedOut = true;
       watchdog.abort();
@@ -240,8 +253,10 @@ export class TenantHost implements Host {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
       release();
       this.#inflight -= 1;
+      this.#reads.delete(readId);
     };
     try {
       const result = await this.#route(true, (h) => {
@@ -252,6 +267,7 @@ export class TenantHost implements Host {
       return result;
     } catch (err) {
       finish();
+      if (hung !== undefined) throw hung;
       if (timedOut) throw new HttpError(408, `Query exceeded the time limit (max_execution_time = ${seconds} s) and was killed on the host`);
       throw err;
     }
@@ -321,7 +337,11 @@ export class TenantHost implements Host {
   #fail(r: Replica, reason: string, hard: boolean): void {
     const before = r.breaker.state;
     r.breaker.failure(reason, hard);
-    if (before === 'closed' && r.breaker.state === 'open') log('warn', 'host replica marked down (circuit open)', { tenant: this.name, replica: r.index + 1, reason });
+    if (before === 'closed' && r.breaker.state === 'open') {
+      log('warn', 'host replica marked down (circuit open)', { tenant: this.name, replica: r.index + 1, reason });
+      // A hung (not dead) replica holds its reads open: end them now (503) instead of letting them pile up.
+      for (const read of this.#reads.values()) if (read.on() === r.host) read.abort(new HostUnavailableError(`host ${this.name} is unavailable (${reason.replace(/^host \S+ is unavailable:? ?/, '')}); the query was stopped`, this.#retryAfter()));
+    }
   }
 
   #retryAfter(): number {
