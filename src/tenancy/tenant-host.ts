@@ -73,6 +73,8 @@ export class TenantHost implements Host {
   readonly #gate: ConcurrencyGate;
   readonly #workspaceGates = new Map<string, ConcurrencyGate>();
   readonly #provision: (target: ProvisionTarget) => Promise<void>;
+  /** In-flight reads: the replica host each runs on, and how to end it with a 503 (hung host). */
+  readonly #reads = new Map<symbol, { on: () => Host | undefined; abort: (err: HostUnavailableError) => void }>();
   #clusterProvisioned = false;
   #active = 0;
   #inflight = 0;
@@ -237,6 +239,9 @@ export class TenantHost implements Host {
     const signal = watchdog.signal;
     let ranOn: Host | undefined;
     let timedOut = false;
+    let hung: HostUnavailableError | undefined;
+    const readId = Symbol('read');
+    this.#reads.set(readId, { on: () => ranOn, abort: (err) => ((hung = err), watchdog.abort(err)) });
     const timer = setTimeout(() => {
       timedOut = true;
       watchdog.abort();
@@ -251,6 +256,7 @@ export class TenantHost implements Host {
       callerSignal?.removeEventListener('abort', onCallerAbort);
       release();
       this.#inflight -= 1;
+      this.#reads.delete(readId);
     };
     try {
       const result = await this.#route(true, (h) => {
@@ -261,6 +267,7 @@ export class TenantHost implements Host {
       return result;
     } catch (err) {
       finish();
+      if (hung !== undefined) throw hung;
       if (timedOut) throw new HttpError(408, `Query exceeded the time limit (max_execution_time = ${seconds} s) and was killed on the host`);
       throw err;
     }
@@ -330,7 +337,11 @@ export class TenantHost implements Host {
   #fail(r: Replica, reason: string, hard: boolean): void {
     const before = r.breaker.state;
     r.breaker.failure(reason, hard);
-    if (before === 'closed' && r.breaker.state === 'open') log('warn', 'host replica marked down (circuit open)', { tenant: this.name, replica: r.index + 1, reason });
+    if (before === 'closed' && r.breaker.state === 'open') {
+      log('warn', 'host replica marked down (circuit open)', { tenant: this.name, replica: r.index + 1, reason });
+      // A hung (not dead) replica holds its reads open: end them now (503) instead of letting them pile up.
+      for (const read of this.#reads.values()) if (read.on() === r.host) read.abort(new HostUnavailableError(`host ${this.name} is unavailable (${reason.replace(/^host \S+ is unavailable:? ?/, '')}); the query was stopped`, this.#retryAfter()));
+    }
   }
 
   #retryAfter(): number {
