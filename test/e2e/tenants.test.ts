@@ -46,7 +46,7 @@ describe('tenants on separate hosts', () => {
     const replica = (i: number): ClickHouseServer => ({
       url: pair.nodes[i]!.url, user: pair.user, password: pair.password, readUser: pair.readUser, readPassword: pair.readPassword,
       httpPort: pair.nodes[i]!.httpPort, tcpPort: pair.nodes[i]!.tcpPort, dataDir: '', stop: async () => undefined,
-      kill9: () => pair.nodes[i]!.kill9(), restart: () => pair.nodes[i]!.restart(),
+      kill9: () => pair.nodes[i]!.kill9(), restart: () => pair.nodes[i]!.restart(), signal: () => undefined,
     });
     g1 = replica(0);
     g2 = replica(1);

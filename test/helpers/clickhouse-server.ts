@@ -30,6 +30,8 @@ export interface ClickHouseServer {
   kill9(): void;
   /** Stops (if running) and starts it again on the same ports and data. */
   restart(): Promise<void>;
+  /** Sends a signal to the server process (SIGSTOP: a hung host that still accepts connections; SIGCONT). */
+  signal(sig: NodeJS.Signals): void;
 }
 
 /** A free loopback TCP port (bound then released). */
@@ -129,6 +131,7 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     proc = undefined;
     if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGCONT'); // a stopped (SIGSTOP) server would not act on SIGTERM
     p.kill('SIGTERM');
     const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
     await exited;
@@ -157,6 +160,9 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     },
     kill9() {
       proc?.kill('SIGKILL');
+    },
+    signal(sig) {
+      proc?.kill(sig);
     },
     async restart() {
       await halt();
