@@ -36,8 +36,8 @@ export function createApp(services: Services): express.Express {
     res.setHeader('X-Request-Id', id);
     next();
   });
-  app.use(healthRouter(services));
-  app.use(jwksRouter(services));
+  app.use(onlyItsPaths(healthRouter(services)));
+  app.use(onlyItsPaths(jwksRouter(services)));
   app.use(authGate(services));
   app.use(tenancyRouter(services));
   // First of the prefixed routers (their prefixes do not overlap): the endpoint path
@@ -54,6 +54,26 @@ export function createApp(services: Services): express.Express {
     sendError(err, req, res);
   });
   return app;
+}
+
+/**
+ * `router`, entered only for the paths of its routes: a router that matches nothing is
+ * left through a setImmediate hop (router 2.x), which every other request would pay.
+ * Paths compare as the router does (case-insensitive, one optional trailing slash).
+ * Returns the router itself unless every layer is a route with a plain path.
+ */
+export function onlyItsPaths(router: express.Router): RequestHandler {
+  const paths = new Set<string>();
+  for (const layer of router.stack as Array<{ route?: { path?: unknown } }>) {
+    const p = layer.route?.path;
+    if (typeof p !== 'string' || !/^\/[A-Za-z0-9._\/-]*$/.test(p)) return router;
+    paths.add(p.toLowerCase());
+  }
+  return (req, res, next) => {
+    const p = req.path.toLowerCase();
+    if (paths.has(p) || (p.length > 1 && p.endsWith('/') && paths.has(p.slice(0, -1)))) router(req, res, next);
+    else next();
+  };
 }
 
 /**
