@@ -17,7 +17,7 @@ import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../server/services.js';
 import { authenticate, hasGlobal, hasResource, requireAny } from '../auth/context.js';
-import { bodyChunks } from '../server/body.js';
+import { consumeBody } from '../server/body.js';
 import { QUARANTINE_SUFFIX, qualified, requireDataSource } from '../catalog/datasources.js';
 import { createNdjsonEncoder } from '../ingest/ndjson.js';
 import { GOOD_FORMAT, QUARANTINE_FORMAT, type EncodeResult, type GoodFormat } from '../ingest/encode.js';
@@ -65,18 +65,19 @@ export function eventsRouter(services: Services): Router {
         badRows += r.quarantineRows;
       }
     };
-    for await (const chunk of bodyChunks(req, config.maxEventsBodyBytes)) take(encoder.push(chunk));
+    await consumeBody(req, config.maxEventsBodyBytes, (chunk) => take(encoder.push(chunk)));
     take(encoder.end());
 
-    // Batcher keys: host + table + format (one insert carries one format).
+    // Batcher keys: host + table + format (one insert carries one format). The
+    // pieces go as they are: the batcher hands them to the host without a copy.
     const keyBase = `${ctx.tenant.slug}/${ctx.workspace.database}.`;
     const table = qualified(ctx.workspace, ds.name);
     const writes: Promise<void>[] = [];
-    if (goodRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${goodFormat}`, host, table, goodFormat, concat(good), goodRows));
-    if (fallbackRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${GOOD_FORMAT}`, host, table, GOOD_FORMAT, concat(fallback), fallbackRows));
+    if (goodRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${goodFormat}`, host, table, goodFormat, good, goodRows));
+    if (fallbackRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${GOOD_FORMAT}`, host, table, GOOD_FORMAT, fallback, fallbackRows));
     if (badRows > 0) {
       const q = ds.name + QUARANTINE_SUFFIX;
-      writes.push(batcher.submit(`${keyBase}${q}#${QUARANTINE_FORMAT}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, concat(bad), badRows));
+      writes.push(batcher.submit(`${keyBase}${q}#${QUARANTINE_FORMAT}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, bad, badRows));
     }
     const body = { successful_rows: goodRows + fallbackRows, quarantined_rows: badRows };
     if (wait) {
@@ -91,8 +92,4 @@ export function eventsRouter(services: Services): Router {
   });
 
   return router;
-}
-
-function concat(chunks: Buffer[]): Buffer {
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

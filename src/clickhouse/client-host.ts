@@ -68,7 +68,7 @@ interface ExecRequest {
   sql: string;
   settings: ClickHouseSettings;
   options: QueryOptions | undefined;
-  values?: Buffer;
+  values?: Buffer | readonly Buffer[];
 }
 
 interface ExecResponse {
@@ -204,7 +204,7 @@ export class ClientHost implements Host {
     return rows;
   }
 
-  async insert(table: string, payload: Buffer | string, format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
+  async insert(table: string, payload: Buffer | string | readonly Buffer[], format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
     if (!TABLE_NAME.test(table)) throw new Error(`insert: invalid table name`);
     if (!INSERT_FORMATS.has(format)) throw new Error(`insert: unsupported format`);
     const cols = options?.columns !== undefined && options.columns.length > 0 ? ` (${options.columns.map(quoteIdentifier).join(', ')})` : '';
@@ -308,7 +308,7 @@ export class ClientHost implements Host {
           ...(req.options?.signal !== undefined ? { abort_signal: req.options.signal } : {}),
         };
         result = req.values !== undefined
-          ? await client.exec({ ...base, values: Readable.from([req.values]) })
+          ? await client.exec({ ...base, values: Readable.from(Buffer.isBuffer(req.values) ? [req.values] : req.values) })
           : await client.exec(base);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

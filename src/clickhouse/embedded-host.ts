@@ -77,7 +77,7 @@ export class EmbeddedHost implements Host {
     return this.call((c) => c.queryRows<T>(sql, options));
   }
 
-  insert(table: string, payload: Buffer | string, format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
+  insert(table: string, payload: Buffer | string | readonly Buffer[], format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
     return this.call((c) => c.insert(table, payload, format, options));
   }
 

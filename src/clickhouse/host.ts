@@ -75,7 +75,7 @@ export interface Host {
   /** internal: run a SELECT and return its rows parsed from JSONEachRow. */
   queryRows<T = Record<string, unknown>>(sql: string, options?: QueryOptions): Promise<T[]>;
   /** internal: insert a payload already encoded in `format` into a fully qualified table. */
-  insert(table: string, payload: Buffer | string, format: InsertFormat, options?: InsertOptions): Promise<InsertSummary>;
+  insert(table: string, payload: Buffer | string | readonly Buffer[], format: InsertFormat, options?: InsertOptions): Promise<InsertSummary>;
 
   /** reader: run tenant SQL (already compiled and checked) read-only, streaming the raw result in `format`. */
   read(sql: string, format: string, options?: QueryOptions): Promise<StreamResult>;

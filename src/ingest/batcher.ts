@@ -68,17 +68,21 @@ export class InsertBatcher {
   }
 
   /**
-   * Queue `payload` (already encoded in `format`) for `table` on `host`. The key
-   * must identify host + table uniquely (e.g. tenant/database.table).
+   * Queue `payload` (already encoded in `format`; one buffer or consecutive pieces of
+   * it) for `table` on `host`. The key must identify host + table uniquely (e.g.
+   * tenant/database.table). The buffers must not change until the promise settles.
    */
-  submit(key: string, host: Host, table: string, format: InsertFormat, payload: Buffer, rows: number): Promise<void> {
+  submit(key: string, host: Host, table: string, format: InsertFormat, payload: Buffer | readonly Buffer[], rows: number): Promise<void> {
     if (this.#closed) return Promise.reject(new HttpError(503, 'Server is shutting down', { 'Retry-After': '1' }));
     if (rows === 0) return Promise.resolve();
-    if (this.#pendingBytes + payload.length > this.#options.maxPendingBytes) {
+    const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+    let size = 0;
+    for (const b of pieces) size += b.length;
+    if (this.#pendingBytes + size > this.#options.maxPendingBytes) {
       return Promise.reject(new HttpError(503, 'Ingestion is backed up; retry shortly', { 'Retry-After': '1' }));
     }
     let batch = this.#pending.get(key);
-    if (batch !== undefined && (batch.bytes + payload.length > this.#options.maxBatchBytes || batch.rows + rows > this.#options.maxBatchRows)) {
+    if (batch !== undefined && (batch.bytes + size > this.#options.maxBatchBytes || batch.rows + rows > this.#options.maxBatchRows)) {
       this.#flush(key);
       batch = undefined;
     }
@@ -90,10 +94,10 @@ export class InsertBatcher {
         if (this.#pending.get(key) === b) this.#flush(key);
       }, this.#options.flushIntervalMs);
     }
-    batch.chunks.push(payload);
+    for (const b of pieces) if (b.length > 0) batch.chunks.push(b);
     batch.rows += rows;
-    batch.bytes += payload.length;
-    this.#pendingBytes += payload.length;
+    batch.bytes += size;
+    this.#pendingBytes += size;
     const promise = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
     if (batch.bytes >= this.#options.maxBatchBytes || batch.rows >= this.#options.maxBatchRows) this.#flush(key);
     else if (batch.rows >= this.#minFlushRows && !this.#busy.has(key)) this.#flush(key);
@@ -105,7 +109,8 @@ export class InsertBatcher {
     if (batch === undefined) return;
     this.#pending.delete(key);
     if (batch.timer !== undefined) clearTimeout(batch.timer);
-    const payload = batch.chunks.length === 1 ? batch.chunks[0]! : Buffer.concat(batch.chunks, batch.bytes);
+    // The pieces go to the host as they are (no copy into one buffer).
+    const payload = batch.chunks.length === 1 ? batch.chunks[0]! : batch.chunks;
     this.#busy.set(key, (this.#busy.get(key) ?? 0) + 1);
     const done = batch.host
       .insert(batch.table, payload, batch.format)

@@ -45,6 +45,82 @@ export async function* bodyChunks(req: Request, maxBytes: number): AsyncGenerato
   }
 }
 
+/**
+ * Hands the decoded body to `onChunk` chunk by chunk as it arrives, straight from the
+ * stream's 'data' events (no async iterator, no promise per chunk: the Events API hot
+ * path). Same decoding, limits and errors as bodyChunks; resolves after the last
+ * chunk, rejects with what `onChunk` throws. On an error the request is left paused
+ * (the HTTP server discards the rest once the response is sent).
+ */
+export function consumeBody(req: Request, maxBytes: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+  const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase().trim();
+  if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip') {
+    return Promise.reject(badRequest(`Unsupported Content-Encoding '${encoding.slice(0, 40)}': use gzip or none`));
+  }
+  if (encoding === 'gzip') return consumeChunks(req, maxBytes, onChunk);
+  return new Promise<void>((resolve, reject) => {
+    let total = 0;
+    let first = true;
+    let settled = false;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      req.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (settled) return;
+      if (first) {
+        first = false;
+        if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+          // A gzip body without the header: the generic path decodes it.
+          settled = true;
+          cleanup();
+          req.pause();
+          req.unshift(chunk);
+          consumeChunks(req, maxBytes, onChunk).then(resolve, reject);
+          return;
+        }
+      }
+      total += chunk.length;
+      if (total > maxBytes) {
+        fail(tooLarge(`Request body too large: the limit is ${maxBytes} bytes`));
+        return;
+      }
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const onEnd = (): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve();
+    };
+    const onError = (err: unknown): void => fail(err);
+    const onClose = (): void => {
+      if (!req.readableEnded) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+async function consumeChunks(req: Request, maxBytes: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+  for await (const chunk of bodyChunks(req, maxBytes)) onChunk(chunk);
+}
+
 /** The whole decoded body in one buffer. */
 export async function readBody(req: Request, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

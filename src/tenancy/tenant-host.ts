@@ -195,7 +195,7 @@ export class TenantHost implements Host {
     return this.#route(true, (h) => h.queryRows<T>(sql, options));
   }
 
-  insert(table: string, payload: Buffer | string, format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
+  insert(table: string, payload: Buffer | string | readonly Buffer[], format: InsertFormat, options?: InsertOptions): Promise<InsertSummary> {
     // On a cluster, acknowledge only once the Distributed table has handed the rows to every shard.
     const o = this.cluster === undefined ? options : withSettings(options, { insert_distributed_sync: 1 });
     return this.#route(false, (h) => h.insert(table, payload, format, o));

@@ -17,14 +17,16 @@
  * Knobs (environment): COLIBRI_BENCH_EVENTS_ROWS (rows per measurement, default
  * 250000), COLIBRI_BENCH_EVENTS_ROUNDS (default 3), COLIBRI_BENCH_EVENTS_BATCHES
  * (events per request, default "1000,5000"), COLIBRI_BENCH_EVENTS_CONNECTIONS
- * (default 4).
+ * (default 4), COLIBRI_BENCH_EVENTS_PROFILE (a directory: CPU profiles of the server
+ * during the Events API measurements, for Chrome DevTools).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { defaultConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/start.js';
 import type { RunningServer } from '../../src/server/start.js';
@@ -169,6 +171,28 @@ function procCpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Pid of the engine child of this process (the embedded host's chdb child, forked by
+ * its supervisor): found in /proc, since the tenant's host (a TenantHost starting its
+ * engine lazily) does not expose it. Undefined when not on Linux or not found.
+ */
+function engineChildPid(): number | undefined {
+  try {
+    const kids: number[] = [];
+    for (const task of readdirSync(`/proc/${process.pid}/task`)) {
+      const text = readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').trim();
+      if (text !== '') kids.push(...text.split(/\s+/).map(Number));
+    }
+    for (const pid of kids) {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('embedded/child.js')) return pid;
+    }
+  } catch {
+    // not Linux
+  }
+  return undefined;
+}
+
 /** CPU seconds of this process and of the engine child, for the "CPU per million rows" line. */
 function cpuNow(enginePid: number | undefined): { self: number; engine: number | undefined } {
   const u = process.cpuUsage();
@@ -194,6 +218,14 @@ export async function benchEvents(): Promise<void> {
   });
 
   setLogLevel('warn');
+  // COLIBRI_BENCH_EVENTS_PROFILE=<dir>: a CPU profile of the server during each Events API measurement.
+  const profileDir = process.env.COLIBRI_BENCH_EVENTS_PROFILE;
+  let profiler: Session | undefined;
+  if (profileDir !== undefined && profileDir !== '') {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+  }
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'colibri-bench-events-'));
   const server = await startServer({ ...defaultConfig(), port: 0, dataDir: path.join(tmp, 'data') });
   try {
@@ -241,12 +273,18 @@ export async function benchEvents(): Promise<void> {
 
       const eventsRates: number[] = [];
       const directRates: number[] = [];
-      const enginePid = (host as { pid?: number }).pid;
+      const enginePid = engineChildPid();
+      if (enginePid === undefined) console.log('    (engine child pid not found: engine CPU not measured)');
       const cpu = { events: { server: 0, engine: 0, load: 0 }, direct: { server: 0, engine: 0 } };
       for (let round = 0; round < rounds; round++) {
         const before = await countRows(host, eventsTable);
         const c0 = cpuNow(enginePid);
+        if (profiler !== undefined) await profiler.post('Profiler.start');
         const r = await runLoad(job(requests), jobFile);
+        if (profiler !== undefined) {
+          const { profile } = await profiler.post('Profiler.stop');
+          await writeFile(path.join(profileDir!, `events-${batch}-${round}.cpuprofile`), JSON.stringify(profile));
+        }
         const c1 = cpuNow(enginePid);
         cpu.events.server += c1.self - c0.self;
         cpu.events.engine += (c1.engine ?? 0) - (c0.engine ?? 0);

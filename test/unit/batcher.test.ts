@@ -19,9 +19,10 @@ function fakeHost(): { host: Host; calls: Call[] } {
   const host = {
     kind: 'embedded',
     name: 'fake',
-    insert(table: string, payload: Buffer | string): Promise<InsertSummary> {
+    insert(table: string, payload: Buffer | string | readonly Buffer[]): Promise<InsertSummary> {
       return new Promise<InsertSummary>((resolve, reject) => {
-        calls.push({ table, payload: payload.toString(), finish: (err) => (err ? reject(err) : resolve({ rowsWritten: 0, bytesWritten: 0 })) });
+        const text = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload.toString() : Buffer.concat(payload).toString();
+        calls.push({ table, payload: text, finish: (err) => (err ? reject(err) : resolve({ rowsWritten: 0, bytesWritten: 0 })) });
       });
     },
   } as unknown as Host;
@@ -105,4 +106,17 @@ test('below minFlushRows, a batch waits for the timer even when nothing is in fl
   assert.equal(calls.length, 1);
   calls[0]!.finish();
   await p;
+});
+
+test('pieces of a payload and of several payloads go in order, without a copy', async () => {
+  const { host, calls } = fakeHost();
+  const b = batcher(10, 1000);
+  const p1 = b.submit('k', host, 'db.t', 'JSONEachRow', [Buffer.from('a\n'), Buffer.alloc(0), Buffer.from('b\n')], 2);
+  const p2 = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('c\n'), 1);
+  await tick(30);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0]!.payload, 'a\nb\nc\n');
+  calls[0]!.finish();
+  await Promise.all([p1, p2]);
+  assert.equal(b.pendingBytes, 0);
 });
