@@ -11,6 +11,7 @@
  */
 import type { ColumnDef } from '../catalog/schema.js';
 import { compileColumn, OMIT, type CompiledColumn, type Encoded, ValueError } from './types.js';
+import { jsonString, wellFormed } from './json.js';
 
 /** ClickHouse input format of `EncodeResult.good` by default, and always of `fallback`. */
 export const GOOD_FORMAT = 'JSONEachRow' as const;
@@ -111,10 +112,14 @@ export class RowSink {
    * `errorColumns`/`errors` the reasons.
    */
   addQuarantine(values: ReadonlyArray<string | null>, errorColumns: readonly string[], errors: readonly string[]): void {
-    let row = `{"c__error_column":${JSON.stringify(errorColumns)},"c__error":${JSON.stringify(errors)},${this.tail}`;
+    // Texts go through jsonString / wellFormed: a lone surrogate in a value (or in a
+    // message quoting it) must not make ClickHouse refuse the quarantine insert.
+    let errText = JSON.stringify(errors);
+    if (errText.includes('\\ud')) errText = JSON.stringify(errors.map(wellFormed));
+    let row = `{"c__error_column":${JSON.stringify(errorColumns)},"c__error":${errText},${this.tail}`;
     for (let i = 0; i < this.columns.length; i++) {
       const v = values[i];
-      row += `,${(this.columns[i] as CompiledColumn).key}${v === null || v === undefined ? 'null' : JSON.stringify(v)}`;
+      row += `,${(this.columns[i] as CompiledColumn).key}${v === null || v === undefined ? 'null' : jsonString(v)}`;
     }
     this.bad += `${row},${this.insertion}}\n`;
     this.badRows++;

@@ -12,7 +12,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { ColumnDef } from '../catalog/schema.js';
 import { INT_TYPES, innerTypes, parseType, formatType, type TypeNode } from '../catalog/types.js';
 import { compileJsonPath, type CompiledJsonPath } from './jsonpath.js';
-import { isLossless, JsonNumber, parseJsonLossless, stringifyJson } from './json.js';
+import { isLossless, jsonString, JsonNumber, parseJsonLossless, stringifyJson } from './json.js';
 import { jsonStringToTsv, tsvConverter, tsvEscape } from './tsv.js';
 
 /** A value that does not fit its column; `message` is shown to the customer. */
@@ -183,7 +183,7 @@ function stringCodec(typeName: string, fixedLength: number | null): Codec {
     fixedLength !== null && s.length > fixedLength / 3 && Buffer.byteLength(s) > fixedLength
       ? new ValueError(`value '${showValue(s)}' is longer than ${fixedLength} bytes for ${typeName}`)
       : null;
-  const check = (s: string): Encoded => tooLong(s) ?? JSON.stringify(s);
+  const check = (s: string): Encoded => tooLong(s) ?? jsonString(s);
   const fromJson = (v: unknown): Encoded => {
     if (typeof v === 'string') return check(v);
     if (typeof v === 'number') {
