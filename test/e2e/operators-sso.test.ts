@@ -189,6 +189,9 @@ describe('operator SSO, and SSO of tenants added by operators', () => {
     assert.deepEqual(nina.me.grants, [{ workspace: 'default', scopes: ['ADMIN'] }]);
     const created = await nina.browser.request('POST', `${server.url}/v0/datasources?name=things&schema=${encodeURIComponent('`n` UInt64')}`, undefined, { 'x-colibri-csrf': nina.csrf });
     assert.equal(created.status, 200, created.text);
+    const exchanged = await nina.browser.request('POST', `${server.url}/auth/token`, new URLSearchParams({ workspace: 'default' }), { 'x-colibri-csrf': nina.csrf });
+    assert.equal(exchanged.status, 200, exchanged.text);
+    assert.equal((await new Api(server.url, JSON.parse(exchanged.text).token).get('/v0/datasources/things')).status, 200);
     // A user of another tenant's domain on newco's login: the rules of newco's record decide.
     const ana = await login('/auth/newco/login', 'ana');
     assert.equal(ana.hop.status, 403);
@@ -218,6 +221,11 @@ describe('operator SSO, and SSO of tenants added by operators', () => {
     const all = state.map((f) => readFileSync(f, 'latin1')).join('\n');
     assert.match(all, /newco/, 'the tenant is in the state files');
     assert.match(all, /sealed:v1\./);
+    // SSO keys in `meta`: the session keys and the workspace-token private key are sealed too.
+    assert.match(all, /sso\.session-keys/);
+    assert.doesNotMatch(all, /"enc":"[A-Za-z0-9_-]{43}"/, 'session keys in clear');
+    assert.match(all, /"sealedPrivateJwk"/);
+    assert.doesNotMatch(all, /"privateJwk"/, 'workspace-token private key in clear');
     for (const f of files) {
       const text = readFileSync(f, 'latin1');
       assert.ok(!text.includes(ch.password), `host password in clear in ${f}`);

@@ -12,7 +12,9 @@
  *
  * The keys (32 random bytes each) are kept in the state store (`meta`,
  * `sso.session-keys`) so that several instances sharing state accept each
- * other's cookies.
+ * other's cookies, sealed with the master key (`<data-dir>/master.key`) once the
+ * auth runtime is configured (records in clear from older versions are read, and
+ * sealed by `ensureSessionKeys`).
  */
 import { createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
@@ -23,6 +25,8 @@ import { parseScope, type Scope } from '../scopes.js';
 import type { TokenRecord } from '../tokens.js';
 import { HttpError, badRequest, forbidden } from '../../server/errors.js';
 import { findWorkspace, getTenant, listWorkspaces } from '../../tenancy/model.js';
+import { authRuntime } from '../runtime.js';
+import { seal as sealSecret, unseal as unsealSecret } from '../seal.js';
 import type { Grant } from './config.js';
 
 export const SESSION_COOKIE = 'colibri_session';
@@ -58,9 +62,31 @@ export interface SessionClaims {
 interface KeyRecord {
   readonly [key: string]: unknown;
   kid: string;
-  enc: string;
-  sig: string;
+  /** Clear keys (older records, or no master key available). */
+  enc?: string;
+  sig?: string;
+  /** `{enc, sig}` as JSON, sealed with the master key. */
+  sealed?: string;
   createdAt: string;
+}
+
+function sealContext(kid: string): string {
+  return `colibri.sso.session-keys.${kid}`;
+}
+
+/** The clear keys of a record, or undefined when they cannot be opened here. */
+function openRecord(store: StateStore, rec: KeyRecord): { enc: string; sig: string } | undefined {
+  if (rec.sealed === undefined) return rec.enc !== undefined && rec.sig !== undefined ? { enc: rec.enc, sig: rec.sig } : undefined;
+  const key = authRuntime(store)?.masterKey;
+  if (key === undefined) return undefined;
+  return JSON.parse(unsealSecret(key, rec.sealed, sealContext(rec.kid)).toString('utf8')) as { enc: string; sig: string };
+}
+
+/** The record as stored: sealed when the master key is available. */
+function storedRecord(store: StateStore, kid: string, keys: { enc: string; sig: string }, createdAt: string): KeyRecord {
+  const key = authRuntime(store)?.masterKey;
+  if (key === undefined) return { kid, ...keys, createdAt };
+  return { kid, sealed: sealSecret(key, JSON.stringify(keys), sealContext(kid)), createdAt };
 }
 
 /** Decoded keys and the exact protected headers we emit (compared byte for byte). */
@@ -74,13 +100,20 @@ export interface SessionKeys {
 
 const loaded = new WeakMap<KeyRecord, SessionKeys>();
 
-function decodeKeys(rec: KeyRecord): SessionKeys {
+function decodeKeys(store: StateStore, rec: KeyRecord): SessionKeys | undefined {
   let k = loaded.get(rec);
   if (k === undefined) {
+    let raw: { enc: string; sig: string } | undefined;
+    try {
+      raw = openRecord(store, rec);
+    } catch {
+      raw = undefined; // sealed with another master key
+    }
+    if (raw === undefined) return undefined;
     k = {
       kid: rec.kid,
-      enc: Buffer.from(rec.enc, 'base64url'),
-      sig: Buffer.from(rec.sig, 'base64url'),
+      enc: Buffer.from(raw.enc, 'base64url'),
+      sig: Buffer.from(raw.sig, 'base64url'),
       jweHeader: b64json({ alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid: rec.kid }),
       jwsHeader: b64json({ alg: 'HS256', kid: rec.kid }),
     };
@@ -96,19 +129,23 @@ function b64json(v: unknown): string {
 /** The session keys, or undefined when none were created yet. */
 export function sessionKeys(store: StateStore): SessionKeys | undefined {
   const rec = store.get<KeyRecord>('meta', KEYS_ID);
-  return rec === undefined ? undefined : decodeKeys(rec);
+  return rec === undefined ? undefined : decodeKeys(store, rec);
 }
 
 /** Create the session keys if missing (idempotent). */
 export async function ensureSessionKeys(store: StateStore): Promise<SessionKeys> {
+  const existing = store.get<KeyRecord>('meta', KEYS_ID);
   const have = sessionKeys(store);
-  if (have !== undefined) return have;
-  const rec: KeyRecord = {
-    kid: randomUUID(),
-    enc: randomBytes(32).toString('base64url'),
-    sig: randomBytes(32).toString('base64url'),
-    createdAt: new Date().toISOString(),
-  };
+  if (existing !== undefined && have !== undefined) {
+    // A record in clear (older version): seal it, same keys (live cookies keep working).
+    if (existing.sealed === undefined && authRuntime(store) !== undefined) {
+      const clear = openRecord(store, existing)!;
+      await store.commit([{ op: 'put', collection: 'meta', id: KEYS_ID, value: storedRecord(store, existing.kid, clear, existing.createdAt) }]);
+    }
+    return have;
+  }
+  if (existing !== undefined) throw new Error('sso: the session keys are sealed with another master key (give this instance the same <data-dir>/master.key)');
+  const rec = storedRecord(store, randomUUID(), { enc: randomBytes(32).toString('base64url'), sig: randomBytes(32).toString('base64url') }, new Date().toISOString());
   await store.commit([{ op: 'put', collection: 'meta', id: KEYS_ID, value: rec }]);
   return sessionKeys(store)!;
 }

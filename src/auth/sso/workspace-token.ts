@@ -1,7 +1,8 @@
 /**
  * Workspace JWTs issued in exchange for an SSO session (`POST /auth/token`, and
  * `colibri login`). Signed with jose (ES256) by a per-tenant key kept in the
- * state store (`meta`, `sso.jwt-key.<tenant>`); the public keys are what
+ * state store (`meta`, `sso.jwt-key.<tenant>`; the private key sealed with the
+ * master key, `<data-dir>/master.key`); the public keys are what
  * `verifyWorkspaceToken` checks against. Scopes are always a subset of the
  * session's grants for that workspace (`subsetOfGrants`).
  */
@@ -9,6 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, decodeJwt } from 'jose';
 import type { StateStore } from '../../state/store.js';
 import type { Grant } from './config.js';
+import { authRuntime } from '../runtime.js';
+import { seal, unseal } from '../seal.js';
 
 export const WORKSPACE_TOKEN_ISSUER = 'colibri-sso';
 const AUDIENCE = 'colibri-workspace';
@@ -16,19 +19,48 @@ const AUDIENCE = 'colibri-workspace';
 interface JwtKeyRecord {
   readonly [key: string]: unknown;
   kid: string;
-  privateJwk: JWK;
+  /** In clear: older records, or no master key available. */
+  privateJwk?: JWK;
+  /** The private JWK as JSON, sealed with the master key. */
+  sealedPrivateJwk?: string;
   publicJwk: JWK;
 }
 
-async function tenantKey(store: StateStore, tenant: string): Promise<JwtKeyRecord> {
+function sealContext(tenant: string, kid: string): string {
+  return `colibri.sso.jwt-key.${tenant}.${kid}`;
+}
+
+/** The record as stored: the private key sealed when the master key is available. */
+function storedRecord(store: StateStore, tenant: string, kid: string, privateJwk: JWK, publicJwk: JWK): JwtKeyRecord {
+  const key = authRuntime(store)?.masterKey;
+  if (key === undefined) return { kid, privateJwk, publicJwk };
+  return { kid, sealedPrivateJwk: seal(key, JSON.stringify(privateJwk), sealContext(tenant, kid)), publicJwk };
+}
+
+function privateJwkOf(store: StateStore, tenant: string, rec: JwtKeyRecord): JWK {
+  if (rec.privateJwk !== undefined) return rec.privateJwk;
+  const key = authRuntime(store)?.masterKey;
+  if (key === undefined || rec.sealedPrivateJwk === undefined) throw new Error('sso: the workspace-token key is sealed and no master key is loaded');
+  return JSON.parse(unseal(key, rec.sealedPrivateJwk, sealContext(tenant, rec.kid)).toString('utf8')) as JWK;
+}
+
+async function tenantKey(store: StateStore, tenant: string): Promise<{ kid: string; privateJwk: JWK }> {
   const id = `sso.jwt-key.${tenant}`;
   const have = store.get<JwtKeyRecord>('meta', id);
-  if (have !== undefined) return have;
+  if (have !== undefined) {
+    const privateJwk = privateJwkOf(store, tenant, have);
+    // A private key in clear (older version): seal it, same key.
+    if (have.sealedPrivateJwk === undefined && authRuntime(store) !== undefined) {
+      await store.commit([{ op: 'put', collection: 'meta', id, value: storedRecord(store, tenant, have.kid, privateJwk, have.publicJwk) }]);
+    }
+    return { kid: have.kid, privateJwk };
+  }
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomUUID();
-  const rec: JwtKeyRecord = { kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256' } };
+  const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
+  const rec = storedRecord(store, tenant, kid, privateJwk, { ...(await exportJWK(publicKey)), kid, alg: 'ES256' });
   await store.commit([{ op: 'put', collection: 'meta', id, value: rec }]);
-  return store.get<JwtKeyRecord>('meta', id)!;
+  return { kid, privateJwk };
 }
 
 /** The scopes a session holds in one workspace (union of `*` and that workspace's grants). */
