@@ -11,7 +11,7 @@ COPY native ./native
 COPY src ./src
 COPY test ./test
 # Installs dependencies, builds the native addon (node-gyp) and the TypeScript (prepare).
-RUN npm ci --no-audit --no-fund \
+RUN npm install --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf native/build/Release/obj.target native/build/Release/.deps
 
