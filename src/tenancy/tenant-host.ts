@@ -241,7 +241,16 @@ export class TenantHost implements Host {
     let timedOut = false;
     let hung: HostUnavailableError | undefined;
     const readId = Symbol('read');
-    this.#reads.set(readId, { on: () => ranOn, abort: (err) => ((hung = err), watchdog.abort(err)) });
+    // Each attempt on a replica gets its own signal: a replica whose breaker opens
+    // aborts the attempts running on it, and the read fails over to the next replica.
+    let attempt: AbortController | undefined;
+    this.#reads.set(readId, {
+      on: () => ranOn,
+      abort: (err) => {
+        hung = err;
+        attempt?.abort(err);
+      },
+    });
     const timer = setTimeout(() => {
       timedOut = true;
       watchdog.abort();
@@ -259,9 +268,20 @@ export class TenantHost implements Host {
       this.#reads.delete(readId);
     };
     try {
-      const result = await this.#route(true, (h) => {
+      const result = await this.#route(true, async (h) => {
         ranOn = h;
-        return h.read(sql, format, { ...options, settings, queryId, signal });
+        hung = undefined;
+        const a = new AbortController();
+        attempt = a;
+        if (signal.aborted) a.abort(signal.reason);
+        else signal.addEventListener('abort', () => a.abort(signal.reason), { once: true });
+        try {
+          return await h.read(sql, format, { ...options, settings, queryId, signal: a.signal });
+        } catch (err) {
+          // Stopped because this replica went down: a HostUnavailableError, so the route tries the next one.
+          if (hung !== undefined && !signal.aborted) throw hung;
+          throw err;
+        }
       });
       onDone(result.stream, finish);
       return result;
