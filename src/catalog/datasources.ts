@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Host } from '../clickhouse/host.js';
 import { quoteIdentifier, quoteString } from '../clickhouse/sql.js';
 import type { StateStore } from '../state/store.js';
+import { workspaceRecords } from './workspace-index.js';
 import type { WorkspaceRecord } from '../tenancy/model.js';
 import { badRequest, conflict, notFound } from '../server/errors.js';
 import { RESOURCE_NAME } from '../auth/scopes.js';
@@ -28,12 +29,14 @@ export interface DataSourceRecord {
 export const QUARANTINE_SUFFIX = '_quarantine';
 const MAX_DATASOURCES_PER_WORKSPACE = 10_000;
 
+/** The workspace's data sources, in creation order (a new array). */
 export function listDataSources(store: StateStore, workspaceId: string): DataSourceRecord[] {
-  return store.list<DataSourceRecord>('datasources').filter((d) => d.workspaceId === workspaceId);
+  return [...workspaceRecords<DataSourceRecord>(store, 'datasources', workspaceId).list];
 }
 
 export function findDataSource(store: StateStore, workspaceId: string, name: string): DataSourceRecord | undefined {
-  return listDataSources(store, workspaceId).find((d) => d.name === name);
+  const ds = workspaceRecords<DataSourceRecord>(store, 'datasources', workspaceId).byName.get(name);
+  return ds !== undefined && ds.name === name ? ds : undefined;
 }
 
 /** The data source, or a 404 that names it. */

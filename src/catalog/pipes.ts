@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { analyze, checkSandbox, compile, SqlPolicyError, SqlSyntaxError, type CompileResources, type PipeNodeInput } from '../compiler/index.js';
 import { renderTemplate, templateParams, TemplateError, type ParamValues, type TemplateParam } from '../template/index.js';
 import type { StateStore } from '../state/store.js';
+import { workspaceRecords } from './workspace-index.js';
 import type { WorkspaceRecord } from '../tenancy/model.js';
 import { badRequest, HttpError, notFound } from '../server/errors.js';
 import { RESOURCE_NAME } from '../auth/scopes.js';
@@ -51,12 +52,13 @@ export function newId(): string {
   return `t_${randomBytes(16).toString('hex')}`;
 }
 
+/** The workspace's pipes, in creation order (a new array). */
 export function listPipes(store: StateStore, workspaceId: string): PipeRecord[] {
-  return store.list<PipeRecord>('pipes').filter((p) => p.workspaceId === workspaceId);
+  return [...workspaceRecords<PipeRecord>(store, 'pipes', workspaceId).list];
 }
 
 export function findPipe(store: StateStore, workspaceId: string, nameOrId: string): PipeRecord | undefined {
-  return listPipes(store, workspaceId).find((p) => p.name === nameOrId || p.id === nameOrId);
+  return workspaceRecords<PipeRecord>(store, 'pipes', workspaceId).byName.get(nameOrId);
 }
 
 export function requirePipe(store: StateStore, workspaceId: string, name: string): PipeRecord {
@@ -200,20 +202,15 @@ const MAX_CACHE_KEY = 16 * 1024;
 
 /**
  * compilePipe for serving an endpoint, cached. The result depends only on what the key
- * holds: the workspace and its database, every pipe of the workspace (id, version,
- * last change: a change to any of them, or a pipe added or removed, makes a new key),
- * the names of its data sources, the token's row filters, the target node and the
+ * holds: the state revision (any change to pipes or data sources makes a new key),
+ * the workspace and its database, the token's row filters, the target node and the
  * parameter values. Templates render deterministically (no clock, no randomness), so
  * a hit returns what a fresh compile would. Errors are not cached.
  */
 export function compileEndpoint(ctx: CompileContext, pipe: PipeRecord, target: string, values: ParamValues): CompiledPipe {
   if (ctx.overrides !== undefined) return compilePipe(ctx, pipe, target, values);
-  let key = `${ctx.workspace.id}\u0000${ctx.workspace.database}\u0000${pipe.id}\u0000${target}\u0000${JSON.stringify(values)}\u0000${JSON.stringify(ctx.filters)}\u0000`;
-  for (const p of ctx.store.list<PipeRecord>('pipes')) {
-    if (p.workspaceId === ctx.workspace.id) key += `${p.id}:${p.name}:${p.version}:${p.updatedAt};`;
-  }
-  key += '\u0000';
-  for (const ds of listDataSources(ctx.store, ctx.workspace.id)) key += `${ds.name};`;
+  // The state revision changes with any change to pipes, data sources or anything else.
+  const key = `${ctx.store.revision}\u0000${ctx.workspace.id}\u0000${ctx.workspace.database}\u0000${pipe.id}\u0000${target}\u0000${JSON.stringify(values)}\u0000${JSON.stringify(ctx.filters)}`;
   if (key.length > MAX_CACHE_KEY) return compilePipe(ctx, pipe, target, values);
   const hit = endpointCache.get(key);
   if (hit !== undefined) {

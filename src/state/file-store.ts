@@ -159,6 +159,11 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  /** Changes with every change of the state in memory. */
+  get revision(): number {
+    return this.state.revision;
+  }
+
   /** The frozen record, or undefined. Allowed until and after close(). */
   get<T extends StateValue>(collection: Collection, id: string): T | undefined {
     this.assertReadable();

@@ -18,6 +18,11 @@ export class MemoryStateStore implements StateStore {
     this.opened = true;
   }
 
+  /** Changes with every change of the state in memory. */
+  get revision(): number {
+    return this.state.revision;
+  }
+
   /** The frozen record, or undefined. */
   get<T extends StateValue>(collection: Collection, id: string): T | undefined {
     this.assertOpened();

@@ -89,7 +89,11 @@ export class StateMaps {
   }
 
   /** Apply already validated and frozen mutations, in order. A re-put keeps its place. */
+  /** Incremented by every apply and load: a cheap "anything changed?" check for caches. */
+  revision = 0;
+
   apply(mutations: readonly Mutation[]): void {
+    this.revision += 1;
     for (const m of mutations) {
       const map = this.map(m.collection);
       if (m.op === 'put') map.set(m.id, m.value);
@@ -106,6 +110,7 @@ export class StateMaps {
 
   /** Replace the content with a dump (validated; values frozen). */
   load(dump: unknown): void {
+    this.revision += 1;
     if (typeof dump !== 'object' || dump === null) throw new TypeError('state dump must be an object');
     for (const map of this.maps.values()) map.clear();
     for (const [c, entries] of Object.entries(dump as Record<string, unknown>)) {

@@ -24,6 +24,11 @@ export interface StateStore {
   open(): Promise<void>;
   /** A record, or undefined. Reads are served from memory. */
   get<T extends StateValue>(collection: Collection, id: string): T | undefined;
+  /**
+   * A number that changes whenever the state in memory changes (any commit). Caches
+   * derived from the state key on it instead of rescanning collections.
+   */
+  readonly revision: number;
   /** Every record of a collection, in insertion order. */
   list<T extends StateValue>(collection: Collection): T[];
   /**
