@@ -22,12 +22,14 @@ import { addTenant, describeTenant, listTenantViews, removeTenant, requireTenant
 import { requestScope } from '../tenancy/request-scope.js';
 import { LimitError, RateCounter } from '../clickhouse/limits.js';
 
-/** Mounted once in app.ts, after the auth gate. */
-export function tenancyRouter(services: Services): Router {
-  const router = Router();
-  router.use('/v0/admin', adminRouter(services));
-  router.use(scopeMiddleware(services));
-  return router;
+/**
+ * The operator API and the tenancy scope middleware, mounted once in app.ts after the
+ * auth gate: `/v0/admin` with its prefix, the scope middleware for every request. (A
+ * router that handles nothing is left through a setImmediate hop; mounted this way,
+ * workspace requests never pay it.)
+ */
+export function tenancyHandlers(services: Services): { admin: Router; scope: RequestHandler } {
+  return { admin: adminRouter(services), scope: scopeMiddleware(services) };
 }
 
 const operators = new WeakMap<Request, OperatorContext>();

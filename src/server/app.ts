@@ -20,7 +20,7 @@ import { authGate } from '../auth/gate.js';
 import { workspaceRouter } from '../api/workspace.js';
 import { jwksRouter } from '../api/jwks.js';
 import { pipesRouter } from '../api/pipes.js';
-import { tenancyRouter } from '../api/admin.js';
+import { tenancyHandlers } from '../api/admin.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -39,7 +39,9 @@ export function createApp(services: Services): express.Express {
   app.use(onlyItsPaths(healthRouter(services)));
   app.use(onlyItsPaths(jwksRouter(services)));
   app.use(authGate(services));
-  app.use(tenancyRouter(services));
+  const tenancy = tenancyHandlers(services);
+  app.use('/v0/admin', tenancy.admin);
+  app.use(tenancy.scope);
   // First of the prefixed routers (their prefixes do not overlap): the endpoint path
   // matches no other router on its way.
   app.use('/v0/pipes', pipesRouter(services));
