@@ -12,6 +12,7 @@ import {
   appendField,
   compileColumns,
   DEFAULT_MAX_LINE_BYTES,
+  RowErrors,
   RowSink,
   type EncodeContext,
   type EncodeResult,
@@ -128,25 +129,18 @@ export function createCsvEncoder(columns: readonly ColumnDef[], ctx: EncodeConte
       return;
     }
     let row = '';
-    let errCols: string[] | null = null;
-    let errs: string[] | null = null;
+    let errors: RowErrors | null = null;
     for (let i = 0; i < n; i++) {
       const col = cols[i] as CompiledColumn;
       const enc = col.encodeText(fields[i] as string);
       if (typeof enc === 'string') {
-        if (errCols === null) row = appendField(row, col, enc);
+        if (errors === null) row = appendField(row, col, enc);
       } else {
-        if (errCols === null || errs === null) {
-          errCols = [];
-          errs = [];
-        }
-        errCols.push(col.name);
-        errs.push(`column '${col.name}': ${enc.message}`);
-        sink.note(`line ${recordNo}: column '${col.name}': ${enc.message}`);
+        (errors ??= new RowErrors()).add(sink, recordNo, col.name, enc.message);
       }
     }
-    if (errCols === null || errs === null) sink.addGood(row);
-    else sink.addQuarantine(fields, errCols, errs);
+    if (errors === null) sink.addGood(row);
+    else sink.addQuarantine(fields, errors.columns, errors.messages);
   }
 
   function tooLong(): void {

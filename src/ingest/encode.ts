@@ -169,3 +169,19 @@ export function appendField(row: string, col: CompiledColumn, enc: string): stri
 }
 
 export { ValueError, type Encoded };
+
+/**
+ * The value errors of one row, collected column by column (allocated only when a row
+ * has one): each is noted in the sink's messages with its line, and the row goes to
+ * quarantine with every failing column and reason.
+ */
+export class RowErrors {
+  readonly columns: string[] = [];
+  readonly messages: string[] = [];
+
+  add(sink: RowSink, line: number, column: string, message: string): void {
+    this.columns.push(column);
+    this.messages.push(`column '${column}': ${message}`);
+    sink.note(`line ${line}: column '${column}': ${message}`);
+  }
+}

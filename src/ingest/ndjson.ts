@@ -10,6 +10,7 @@ import {
   appendField,
   compileColumns,
   DEFAULT_MAX_LINE_BYTES,
+  RowErrors,
   RowSink,
   type EncodeContext,
   type EncodeResult,
@@ -75,8 +76,7 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
   /** Encodes one parsed object; false when a number needs the lossless parser. */
   function encodeObject(obj: unknown, line: number): boolean {
     let row = '';
-    let errCols: string[] | null = null;
-    let errs: string[] | null = null;
+    let errors: RowErrors | null = null;
     for (let i = 0; i < n; i++) {
       const col = cols[i] as CompiledColumn;
       const v = col.path.extract(obj);
@@ -88,23 +88,17 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
         if (enc === INEXACT) return false;
       }
       if (typeof enc === 'string') {
-        if (errCols === null) row = appendField(row, col, enc);
+        if (errors === null) row = appendField(row, col, enc);
       } else {
-        if (errCols === null || errs === null) {
-          errCols = [];
-          errs = [];
-        }
-        errCols.push(col.name);
-        errs.push(`column '${col.name}': ${enc.message}`);
-        sink.note(`line ${line}: column '${col.name}': ${enc.message}`);
+        (errors ??= new RowErrors()).add(sink, line, col.name, enc.message);
       }
     }
-    if (errCols === null || errs === null) {
+    if (errors === null) {
       sink.addGood(row);
     } else {
       const raw: Array<string | null> = new Array<string | null>(n);
       for (let i = 0; i < n; i++) raw[i] = rawValue(values[i]);
-      sink.addQuarantine(raw, errCols, errs);
+      sink.addQuarantine(raw, errors.columns, errors.messages);
     }
     return true;
   }
@@ -117,8 +111,7 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
   function encodeObjectTsv(obj: unknown, line: number): boolean {
     let row = '';
     let omitted = false;
-    let errCols: string[] | null = null;
-    let errs: string[] | null = null;
+    let errors: RowErrors | null = null;
     for (let i = 0; i < n; i++) {
       const col = cols[i] as CompiledColumn;
       const v = col.path.extract(obj);
@@ -135,21 +128,15 @@ export function createNdjsonEncoder(columns: readonly ColumnDef[], ctx: EncodeCo
         if (enc === INEXACT) return false;
       }
       if (typeof enc === 'string') {
-        if (errCols === null) row = i === 0 ? enc : `${row}\t${enc}`;
+        if (errors === null) row = i === 0 ? enc : `${row}\t${enc}`;
       } else {
-        if (errCols === null || errs === null) {
-          errCols = [];
-          errs = [];
-        }
-        errCols.push(col.name);
-        errs.push(`column '${col.name}': ${enc.message}`);
-        sink.note(`line ${line}: column '${col.name}': ${enc.message}`);
+        (errors ??= new RowErrors()).add(sink, line, col.name, enc.message);
       }
     }
-    if (errCols !== null && errs !== null) {
+    if (errors !== null) {
       const raw: Array<string | null> = new Array<string | null>(n);
       for (let i = 0; i < n; i++) raw[i] = rawValue(values[i]);
-      sink.addQuarantine(raw, errCols, errs);
+      sink.addQuarantine(raw, errors.columns, errors.messages);
       return true;
     }
     if (omitted) return encodeObject(obj, line);
