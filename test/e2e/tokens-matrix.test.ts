@@ -10,6 +10,7 @@ import { SignJWT } from 'jose';
 import { Api, removeDir, startColibri, tempDir, type ApiResponse, type Colibri } from '../helpers/colibri.js';
 
 const DS = 'm';
+const PIPE = 'p';
 const SCHEMA = '`k` UInt32, `v` String';
 let seq = 0;
 const unique = (p: string): string => `${p}_${++seq}`;
@@ -42,12 +43,24 @@ const OPERATIONS: Operation[] = [
   { name: 'tokens.list', call: (a) => a.get('/v0/tokens'), ok: 200 },
   { name: 'tokens.create', call: (a) => a.post(`/v0/tokens?name=${unique('t')}&scope=DATASOURCES:READ:${DS}`), ok: 200 },
   { name: 'workspace', call: (a) => a.get('/v0/workspace'), ok: 200 },
+  { name: 'pipes.create', call: (a) => a.form('/v0/pipes', { name: unique('px'), sql: 'SELECT 1 AS one' }), ok: 200 },
+  { name: 'pipes.read', call: (a) => a.get(`/v0/pipes/${PIPE}`), ok: 200 },
+  {
+    name: 'pipes.list',
+    call: (a) => a.get('/v0/pipes'),
+    ok: 200,
+    granted: (r) => r.status === 200 && r.json.pipes.some((p: { name: string }) => p.name === PIPE),
+  },
+  { name: 'pipes.endpoint', call: (a) => a.get(`/v0/pipes/${PIPE}.json`), ok: 200 },
+  { name: 'pipes.node.add', call: (a) => a.post(`/v0/pipes/${PIPE}/nodes?name=${unique('n')}`, 'SELECT 2 AS two'), ok: 200 },
+  { name: 'pipes.drop', call: (a) => a.delete(`/v0/pipes/${PIPE}`), ok: 204 },
   // Last: it drops the data source (recreated after an allowed call).
   { name: 'datasources.drop', call: (a) => a.delete(`/v0/datasources/${DS}`), ok: 204 },
 ];
 
 const ALL = OPERATIONS.map((o) => o.name);
 const SEE = ['datasources.read', 'datasources.list'];
+const SEE_PIPE = ['pipes.read', 'pipes.list'];
 
 /** One token kind: its scopes (static) or JWT claims, and what it may do. */
 interface Grant {
@@ -70,12 +83,13 @@ const GRANTS: Grant[] = [
   { label: 'DATASOURCES:READ:m:filter', scopes: [`DATASOURCES:READ:${DS}:k > 0`], allowed: [...SEE, 'sql'] },
   { label: 'DATASOURCES:DROP:m', scopes: [`DATASOURCES:DROP:${DS}`], allowed: [...SEE, 'datasources.truncate', 'datasources.delete', 'datasources.drop'] },
   { label: 'scopes on another data source', scopes: ['DATASOURCES:READ:other', 'DATASOURCES:APPEND:other', 'DATASOURCES:DROP:other'], allowed: [] },
-  { label: 'PIPES:CREATE', scopes: ['PIPES:CREATE'], allowed: [] },
-  { label: 'PIPES:READ:p', scopes: ['PIPES:READ:p'], allowed: [] },
-  { label: 'PIPES:DROP:p', scopes: ['PIPES:DROP:p'], allowed: [] },
+  { label: 'PIPES:CREATE', scopes: ['PIPES:CREATE'], allowed: ['pipes.create', ...SEE_PIPE, 'pipes.node.add'] },
+  { label: 'PIPES:READ:p', scopes: ['PIPES:READ:p'], allowed: [...SEE_PIPE, 'pipes.endpoint'] },
+  { label: 'PIPES:DROP:p', scopes: ['PIPES:DROP:p'], allowed: [...SEE_PIPE, 'pipes.drop'] },
+  { label: 'scopes on another pipe', scopes: ['PIPES:READ:other', 'PIPES:DROP:other'], allowed: [] },
   { label: 'JWT DATASOURCES:READ:m', jwt: { scopes: [{ type: 'DATASOURCES:READ', resource: DS }] }, allowed: [...SEE, 'sql'] },
   { label: 'JWT DATASOURCES:READ:m filter', jwt: { scopes: [{ type: 'DATASOURCES:READ', resource: DS, filter: 'k > 0' }] }, allowed: [...SEE, 'sql'] },
-  { label: 'JWT PIPES:READ:p', jwt: { scopes: [{ type: 'PIPES:READ', resource: 'p', fixed_params: { org: 'a' } }] }, allowed: [] },
+  { label: 'JWT PIPES:READ:p', jwt: { scopes: [{ type: 'PIPES:READ', resource: 'p', fixed_params: { org: 'a' } }] }, allowed: [...SEE_PIPE, 'pipes.endpoint'] },
 ];
 
 describe('tokens on an embedded host', () => {
@@ -98,9 +112,17 @@ describe('tokens on an embedded host', () => {
   };
 
   const ensureDs = async (): Promise<void> => {
-    if ((await admin.get(`/v0/datasources/${DS}`)).status === 200) return;
-    const r = await admin.form('/v0/datasources', { name: DS, schema: SCHEMA });
-    assert.equal(r.status, 200, r.text);
+    if ((await admin.get(`/v0/datasources/${DS}`)).status !== 200) {
+      const r = await admin.form('/v0/datasources', { name: DS, schema: SCHEMA });
+      assert.equal(r.status, 200, r.text);
+    }
+    // A published pipe with a template parameter (reads no data source, so dropping `m` stays possible).
+    if ((await admin.get(`/v0/pipes/${PIPE}`)).status !== 200) {
+      const p = await admin.form('/v0/pipes', { name: PIPE, sql: "%\nSELECT {{String(org, 'x')}} AS org" });
+      assert.equal(p.status, 200, p.text);
+      const e = await admin.post(`/v0/pipes/${PIPE}/nodes/${PIPE}_0/endpoint`);
+      assert.equal(e.status, 200, e.text);
+    }
   };
 
   before(async () => {
