@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from './clickhouse-server.js';
+import { freePort, usersXml, waitForPing } from './clickhouse-server.js';
 
 const CH_BINARY = '/usr/sbin/clickhouse-server';
 const ZK_JAR = '/usr/share/java/zookeeper.jar';
@@ -117,37 +117,6 @@ ${zkPort === undefined ? '' : `  <zookeeper><node><host>127.0.0.1</host><port>${
 `}  <macros><shard>${String(shard + 1).padStart(2, '0')}</shard><replica>r1</replica></macros>
 </yandex>
 `;
-}
-
-function usersXml(password: string, readPassword: string): string {
-  return `<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default><max_memory_usage>1000000000</max_memory_usage><max_threads>2</max_threads></default>
-    <reader><readonly>2</readonly><max_memory_usage>1000000000</max_memory_usage><max_threads>2</max_threads></reader>
-  </profiles>
-  <users>
-    <default><password>${password}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-    <reader><password>${readPassword}</password><networks><ip>127.0.0.1</ip></networks><profile>reader</profile><quota>default</quota></reader>
-  </users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-`;
-}
-
-async function waitForPing(url: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`clickhouse-server exited during startup (${proc.exitCode ?? proc.signalCode})`);
-    try {
-      const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`clickhouse-server did not answer /ping within ${timeoutMs} ms`);
 }
 
 /**

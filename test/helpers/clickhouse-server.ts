@@ -69,7 +69,8 @@ function configXml(dir: string, httpPort: number, tcpPort: number): string {
 `;
 }
 
-function usersXml(password: string, readPassword: string): string {
+/** users.xml of a test server: `default` (internal) and `reader` (readonly=2 profile). */
+export function usersXml(password: string, readPassword: string): string {
   return `<?xml version="1.0"?>
 <yandex>
   <profiles>
@@ -85,7 +86,8 @@ function usersXml(password: string, readPassword: string): string {
 `;
 }
 
-async function waitForPing(url: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
+/** Wait until the server answers /ping; throws if it exits or the time runs out. */
+export async function waitForPing(url: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`clickhouse-server exited during startup (${proc.exitCode ?? proc.signalCode})`);
