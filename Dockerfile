@@ -29,4 +29,4 @@ USER node
 VOLUME ["/data"]
 EXPOSE 7181
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:7181/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/src/cli/main.js", "server", "--host", "0.0.0.0"]
+ENTRYPOINT ["node", "--initial-old-space-size=64", "dist/src/cli/main.js", "server", "--host", "0.0.0.0"]

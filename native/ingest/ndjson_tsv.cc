@@ -11,6 +11,34 @@ namespace {
 
 inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+// Eight bytes at p (unaligned), little-endian byte order in the result.
+inline uint64_t load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+// High bit set in each byte of v that is '"', '\\' or a control character (< 0x20).
+// Bits above the first such byte may be false positives (borrows); the lowest set bit
+// is always exact, which is all the scanners use.
+inline uint64_t stringStops(uint64_t v) {
+  uint64_t q = v ^ (kOnes * '"');
+  uint64_t b = v ^ (kOnes * '\\');
+  uint64_t quote = (q - kOnes) & ~q;
+  uint64_t backslash = (b - kOnes) & ~b;
+  uint64_t control = (v - kOnes * 0x20) & ~v;
+  return (quote | backslash | control) & kHighs;
+}
+
+// Index of the first byte flagged in a non-zero stringStops mask.
+inline size_t firstFlagged(uint64_t mask) { return static_cast<size_t>(__builtin_ctzll(mask)) >> 3; }
+
 inline int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -107,15 +135,17 @@ void civilFromDays(int64_t z, int64_t& y, int& m, int& d) {
 }
 
 void appendPadded(std::string& out, int64_t n, int width) {
+  // Digits are written backwards into a local buffer, then appended at once.
   char buf[24];
-  int len = 0;
+  char* e = buf + sizeof buf;
+  char* b = e;
   uint64_t u = static_cast<uint64_t>(n);
   do {
-    buf[len++] = static_cast<char>('0' + u % 10);
+    *--b = static_cast<char>('0' + u % 10);
     u /= 10;
   } while (u != 0);
-  for (int i = len; i < width; ++i) out.push_back('0');
-  while (len > 0) out.push_back(buf[--len]);
+  while (e - b < width && b > buf) *--b = '0';
+  out.append(b, static_cast<size_t>(e - b));
 }
 
 void appendInt(std::string& out, int64_t n) {
@@ -482,12 +512,31 @@ bool Encoder::skipString(bool& escaped) {
   // at the opening quote
   ++p_;
   escaped = false;
+  uint64_t high = 0;  // high bits of the bytes scanned eight at a time
   for (;;) {
-    while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+    // Eight bytes at a time to the first quote, backslash or control character.
+    while (end_ - p_ >= 8) {
+      uint64_t v = load8(p_);
+      uint64_t stops = stringStops(v);
+      if (stops != 0) {
+        size_t n = firstFlagged(stops);
+        // Only the bytes before the stop count for the non-ASCII flag.
+        if (n > 0) high |= v & (kHighs >> (8 * (8 - n)));
+        p_ += n;
+        break;
+      }
+      high |= v & kHighs;
+      p_ += 8;
+    }
+    while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) {
+      high |= static_cast<unsigned char>(*p_) & 0x80;
+      ++p_;
+    }
     if (p_ >= end_) return false;
     char c = *p_;
     if (c == '"') {
       ++p_;
+      lastStringAscii_ = high == 0;
       return true;
     }
     if (c != '\\') return false;  // control character
@@ -647,6 +696,7 @@ bool Encoder::parseObject(uint32_t nodeIndex, int depth) {
         if (!skipString(esc)) return false;
         v.type = 's';
         v.escaped = esc;
+        v.ascii = lastStringAscii_;
         v.start += 1;
         v.end = p_ - 1;
       } else {
@@ -681,15 +731,7 @@ bool Encoder::emit(const Column& col, const Value& v, std::string& out) {
   std::string_view raw(v.start, static_cast<size_t>(v.end - v.start));
   // The decoded text of a string value (scratch_ when it has escapes).
   auto decoded = [&](std::string_view& s) -> bool {
-    if (!v.escaped) {
-      for (char ch : raw)
-        if (static_cast<unsigned char>(ch) >= 0x80) {
-          scratch_.clear();
-          size_t bytes;
-          if (!decodeJsonString(v.start, v.end, false, scratch_, bytes)) return false;
-          s = scratch_;
-          return true;
-        }
+    if (!v.escaped && v.ascii) {
       s = raw;
       return true;
     }
@@ -704,7 +746,12 @@ bool Encoder::emit(const Column& col, const Value& v, std::string& out) {
     case Kind::FixedString: {
       size_t before = out.size();
       size_t bytes = 0;
-      if (v.type == 's') {
+      if (v.type == 's' && !v.escaped && v.ascii) {
+        // Plain ASCII without escapes: the TSV text is the JSON text (a raw control
+        // character or backslash cannot occur unescaped in valid JSON).
+        out.append(raw.data(), raw.size());
+        bytes = raw.size();
+      } else if (v.type == 's') {
         if (!decodeJsonString(v.start, v.end, true, out, bytes)) return false;
       } else if (v.type == 'n') {
         if (!jsNumberText(raw, out)) return false;

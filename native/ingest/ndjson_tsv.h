@@ -76,6 +76,7 @@ class Encoder {
   struct Value {
     uint8_t type = 0;  // 0 missing, 's' string, 'n' number, 't', 'f', 'z' null, 'o' object, 'a' array
     bool escaped = false;
+    bool ascii = false;  // string: no byte >= 0x80
     const char* start = nullptr;  // string: inside the quotes; number: the token
     const char* end = nullptr;
   };
@@ -94,6 +95,7 @@ class Encoder {
   std::vector<Value> values_;
   std::string scratch_;
   std::string keyBuf_;
+  bool lastStringAscii_ = false;  // set by skipString: the string had no byte >= 0x80
   const char* p_ = nullptr;
   const char* end_ = nullptr;
 };

@@ -10,8 +10,7 @@
  * Good rows go to ClickHouse as TabSeparated (cheap for the engine to parse) when the
  * schema allows it, and as JSONEachRow otherwise (see ingest/tsv.ts); rows that leave a
  * column to its server-side DEFAULT go as JSONEachRow. One request may so produce two
- * payloads for the table: the batcher key includes the format, since one insert
- * carries one format.
+ * payloads for the table: the batcher keeps one batch per table and format.
  */
 import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -40,44 +39,50 @@ export function eventsRouter(services: Services): Router {
     const ds = requireDataSource(store, ctx.workspace.id, name);
     const host = hosts.hostFor(ctx.tenant);
 
-    // Validate the whole body before queueing anything: a body that is too large
-    // is refused whole (413), never half-ingested.
-    const encoder = createNdjsonEncoder(ds.columns, { importId: randomUUID(), now: new Date() }, { format: 'TabSeparated' });
-    const good: Buffer[] = [];
-    const fallback: Buffer[] = [];
-    const bad: Buffer[] = [];
-    let goodFormat: GoodFormat = GOOD_FORMAT;
+    // Announce the request to the batcher: a batch of this table that could go now
+    // waits for these rows rather than leaving them for a later, separate insert.
+    const group = `${ctx.tenant.slug}/${ctx.workspace.database}.${ds.name}`;
+    const arrived = batcher.arriving(group);
+    const writes: Promise<void>[] = [];
     let goodRows = 0;
     let fallbackRows = 0;
     let badRows = 0;
-    const take = (r: EncodeResult): void => {
-      goodFormat = r.goodFormat;
-      if (r.goodRows > 0) {
-        good.push(r.good);
-        goodRows += r.goodRows;
-      }
-      if (r.fallbackRows > 0) {
-        fallback.push(r.fallback);
-        fallbackRows += r.fallbackRows;
-      }
-      if (r.quarantineRows > 0) {
-        bad.push(r.quarantine);
-        badRows += r.quarantineRows;
-      }
-    };
-    await consumeBody(req, config.maxEventsBodyBytes, (chunk) => take(encoder.push(chunk)));
-    take(encoder.end());
+    try {
+      // Validate the whole body before queueing anything: a body that is too large
+      // is refused whole (413), never half-ingested.
+      const encoder = createNdjsonEncoder(ds.columns, { importId: randomUUID(), now: new Date() }, { format: 'TabSeparated' });
+      const good: Buffer[] = [];
+      const fallback: Buffer[] = [];
+      const bad: Buffer[] = [];
+      let goodFormat: GoodFormat = GOOD_FORMAT;
+      const take = (r: EncodeResult): void => {
+        goodFormat = r.goodFormat;
+        if (r.goodRows > 0) {
+          good.push(r.good);
+          goodRows += r.goodRows;
+        }
+        if (r.fallbackRows > 0) {
+          fallback.push(r.fallback);
+          fallbackRows += r.fallbackRows;
+        }
+        if (r.quarantineRows > 0) {
+          bad.push(r.quarantine);
+          badRows += r.quarantineRows;
+        }
+      };
+      await consumeBody(req, config.maxEventsBodyBytes, (chunk) => take(encoder.push(chunk)));
+      take(encoder.end());
 
-    // Batcher keys: host + table + format (one insert carries one format). The
-    // pieces go as they are: the batcher hands them to the host without a copy.
-    const keyBase = `${ctx.tenant.slug}/${ctx.workspace.database}.`;
-    const table = qualified(ctx.workspace, ds.name);
-    const writes: Promise<void>[] = [];
-    if (goodRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${goodFormat}`, host, table, goodFormat, good, goodRows));
-    if (fallbackRows > 0) writes.push(batcher.submit(`${keyBase}${ds.name}#${GOOD_FORMAT}`, host, table, GOOD_FORMAT, fallback, fallbackRows));
-    if (badRows > 0) {
-      const q = ds.name + QUARANTINE_SUFFIX;
-      writes.push(batcher.submit(`${keyBase}${q}#${QUARANTINE_FORMAT}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, bad, badRows));
+      // The pieces go as they are: the batcher hands them to the host without a copy.
+      const table = qualified(ctx.workspace, ds.name);
+      if (goodRows > 0) writes.push(batcher.submit(group, host, table, goodFormat, good, goodRows));
+      if (fallbackRows > 0) writes.push(batcher.submit(group, host, table, GOOD_FORMAT, fallback, fallbackRows));
+      if (badRows > 0) {
+        const q = ds.name + QUARANTINE_SUFFIX;
+        writes.push(batcher.submit(`${ctx.tenant.slug}/${ctx.workspace.database}.${q}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, bad, badRows));
+      }
+    } finally {
+      arrived();
     }
     const body = { successful_rows: goodRows + fallbackRows, quarantined_rows: badRows };
     if (wait) {

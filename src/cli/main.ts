@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * The `colibri` command.
  *   colibri server [--port P] [--host H] [--data-dir D] [--config FILE]

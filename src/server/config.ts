@@ -84,6 +84,8 @@ export interface IngestConfig {
   /** A pending batch is flushed when it holds this many rows or bytes. */
   maxBatchRows: number;
   maxBatchBytes: number;
+  /** Inserts of one table that may run at once (the engine writes each on about one core). */
+  maxConcurrentInserts: number;
 }
 
 export interface AuthConfig {
@@ -143,7 +145,7 @@ export function defaultConfig(): ServerConfig {
       maxExecutionTime: 10, maxResultRows: 1_000_000, maxResultBytes: 0, maxMemoryUsage: 4 * 1024 * 1024 * 1024,
       maxConcurrentQueries: 32, maxQueuedQueries: 64, maxQueueWaitMs: 5000, insertsPerSecond: 0,
     },
-    ingest: { flushIntervalMs: 50, maxBatchRows: 200_000, maxBatchBytes: 32 * 1024 * 1024 },
+    ingest: { flushIntervalMs: 50, maxBatchRows: 200_000, maxBatchBytes: 32 * 1024 * 1024, maxConcurrentInserts: 1 },
     auth: { signingAlgorithm: 'ES256', keyRotationSeconds: 30 * 24 * 3600, keyGraceSeconds: 7 * 24 * 3600, workspaceRps: 0, jwtCacheEntries: 10_000 },
     hosts: { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 1000, failureThreshold: 2, embeddedIdleStopMs: 10 * 60 * 1000 },
   };
@@ -333,11 +335,12 @@ function parseLimits(value: unknown, base: LimitsConfig): LimitsConfig {
 
 function parseIngest(value: unknown, base: IngestConfig): IngestConfig {
   const l = object(value, 'ingest');
-  allowKeys(l, 'ingest', ['flushIntervalMs', 'maxBatchRows', 'maxBatchBytes']);
+  allowKeys(l, 'ingest', ['flushIntervalMs', 'maxBatchRows', 'maxBatchBytes', 'maxConcurrentInserts']);
   return {
     flushIntervalMs: l.flushIntervalMs === undefined ? base.flushIntervalMs : nonNegativeInt(l.flushIntervalMs, 'ingest.flushIntervalMs'),
     maxBatchRows: l.maxBatchRows === undefined ? base.maxBatchRows : positiveInt(l.maxBatchRows, 'ingest.maxBatchRows'),
     maxBatchBytes: l.maxBatchBytes === undefined ? base.maxBatchBytes : positiveInt(l.maxBatchBytes, 'ingest.maxBatchBytes'),
+    maxConcurrentInserts: l.maxConcurrentInserts === undefined ? base.maxConcurrentInserts : positiveInt(l.maxConcurrentInserts, 'ingest.maxConcurrentInserts'),
   };
 }
 

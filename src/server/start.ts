@@ -35,6 +35,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     flushIntervalMs: config.ingest.flushIntervalMs,
     maxBatchRows: config.ingest.maxBatchRows,
     maxBatchBytes: config.ingest.maxBatchBytes,
+    maxInFlight: config.ingest.maxConcurrentInserts,
     maxPendingBytes: Math.max(config.ingest.maxBatchBytes * 8, 256 * 1024 * 1024),
   });
   let ready = false;

@@ -10,12 +10,14 @@
  *   HTTP to the chdb child), with the same batch sizes and concurrency, into a
  *   second table of the same schema.
  * - Both paths are warmed up, then measured alternately (A B A B A B); the median is
- *   reported. After every measurement the table's row count must have grown by the
+ *   reported. Before each measurement the engine is let settle (no background merge
+ *   running), so neither path pays for the merges of the other's parts; the CPU
+ *   figures run until the merges a measurement caused have ended. After every measurement the table's row count must have grown by the
  *   acknowledged rows exactly, otherwise the bench fails.
  *
  * Run alone: `npm run build && node dist/test/bench/events.js`.
  * Knobs (environment): COLIBRI_BENCH_EVENTS_ROWS (rows per measurement, default
- * 250000), COLIBRI_BENCH_EVENTS_ROUNDS (default 3), COLIBRI_BENCH_EVENTS_BATCHES
+ * 500000), COLIBRI_BENCH_EVENTS_ROUNDS (default 5), COLIBRI_BENCH_EVENTS_BATCHES
  * (events per request, default "1000,5000"), COLIBRI_BENCH_EVENTS_CONNECTIONS
  * (default 4), COLIBRI_BENCH_EVENTS_PROFILE (a directory: CPU profiles of the server
  * during the Events API measurements, for Chrome DevTools).
@@ -126,6 +128,17 @@ async function countRows(host: Host, table: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Waits until the engine runs no background merge (at most 60 s). */
+async function settle(host: Host): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let quiet = 0;
+  while (quiet < 2 && Date.now() < deadline) {
+    const rows = await host.queryRows<{ n: number }>('SELECT count() AS n FROM system.merges');
+    quiet = Number(rows[0]?.n ?? 0) === 0 ? quiet + 1 : 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function runLoad(job: LoadJob, jobFile: string): Promise<LoadResult> {
   const script = fileURLToPath(new URL('./events-load.js', import.meta.url));
   return (async () => {
@@ -208,8 +221,8 @@ function median(xs: number[]): number {
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 export async function benchEvents(): Promise<void> {
-  const rowsPerRun = envInt('COLIBRI_BENCH_EVENTS_ROWS', 250_000);
-  const rounds = envInt('COLIBRI_BENCH_EVENTS_ROUNDS', 3);
+  const rowsPerRun = envInt('COLIBRI_BENCH_EVENTS_ROWS', 500_000);
+  const rounds = envInt('COLIBRI_BENCH_EVENTS_ROUNDS', 5);
   const connections = envInt('COLIBRI_BENCH_EVENTS_CONNECTIONS', 4);
   const batches = (process.env.COLIBRI_BENCH_EVENTS_BATCHES ?? '1000,5000').split(',').map((s) => {
     const n = Number(s.trim());
@@ -241,7 +254,8 @@ export async function benchEvents(): Promise<void> {
     const columns = requireDataSource(store, ws.id, 'bench_events').columns;
 
     console.log(`  ${connections} concurrent keep-alive connections, wait=true, ${rowsPerRun.toLocaleString('en-US')} rows per measurement, ` +
-      `${rounds} alternating rounds per path (median), server in-process on an embedded host, load generator in a child process`);
+      `${rounds} alternating rounds per path (median), server in-process on an embedded host, load generator in a child process; ` +
+      'the engine settles (no merge running) before each measurement; CPU includes the merges a measurement caused');
     let failures = 0;
     for (const batch of batches) {
       const requests = Math.max(1, Math.round(rowsPerRun / batch));
@@ -277,6 +291,7 @@ export async function benchEvents(): Promise<void> {
       if (enginePid === undefined) console.log('    (engine child pid not found: engine CPU not measured)');
       const cpu = { events: { server: 0, engine: 0, load: 0 }, direct: { server: 0, engine: 0 } };
       for (let round = 0; round < rounds; round++) {
+        await settle(host);
         const before = await countRows(host, eventsTable);
         const c0 = cpuNow(enginePid);
         if (profiler !== undefined) await profiler.post('Profiler.start');
@@ -285,6 +300,7 @@ export async function benchEvents(): Promise<void> {
           const { profile } = await profiler.post('Profiler.stop');
           await writeFile(path.join(profileDir!, `events-${batch}-${round}.cpuprofile`), JSON.stringify(profile));
         }
+        await settle(host);
         const c1 = cpuNow(enginePid);
         cpu.events.server += c1.self - c0.self;
         cpu.events.engine += (c1.engine ?? 0) - (c0.engine ?? 0);
@@ -298,6 +314,7 @@ export async function benchEvents(): Promise<void> {
         const dBefore = await countRows(host, directTable);
         const d0 = cpuNow(enginePid);
         const seconds = await runDirect(host, directTable, payloads, requests, connections);
+        await settle(host);
         const d1 = cpuNow(enginePid);
         cpu.direct.server += d1.self - d0.self;
         cpu.direct.engine += (d1.engine ?? 0) - (d0.engine ?? 0);

@@ -1,6 +1,7 @@
 /**
  * InsertBatcher: coalescing, the flush timer, and group commit (a batch of at least
- * minFlushRows rows goes as soon as no insert of its table is in flight).
+ * minFlushRows rows goes as soon as no insert of its table is in flight and no
+ * announced request of the table is still arriving), and the in-flight limit.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,4 +120,63 @@ test('pieces of a payload and of several payloads go in order, without a copy', 
   calls[0]!.finish();
   await Promise.all([p1, p2]);
   assert.equal(b.pendingBytes, 0);
+});
+
+test('a ready batch waits for requests announced as arriving, then goes with them in one insert', async () => {
+  const { host, calls } = fakeHost();
+  const b = batcher(10_000, 10);
+  const done1 = b.arriving('k');
+  const done2 = b.arriving('k');
+  const p1 = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('1\n'), 10);
+  done1();
+  assert.equal(calls.length, 0, 'the second announced request is still being received');
+  const p2 = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('2\n'), 10);
+  done2();
+  done2(); // a second call does nothing
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0]!.payload, '1\n2\n');
+  calls[0]!.finish();
+  await Promise.all([p1, p2]);
+  // Announcements of another group do not hold this one back.
+  const other = b.arriving('other');
+  const p3 = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('3\n'), 10);
+  assert.equal(calls.length, 2);
+  calls[1]!.finish();
+  await p3;
+  other();
+  await b.drain();
+});
+
+test('a request announced but never submitted holds a batch back only until the timer', async () => {
+  const { host, calls } = fakeHost();
+  const b = batcher(20, 10);
+  const slow = b.arriving('k');
+  const p = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('1\n'), 10);
+  assert.equal(calls.length, 0);
+  await tick(40);
+  assert.equal(calls.length, 1, 'flushed by the timer');
+  calls[0]!.finish();
+  await p;
+  slow();
+  assert.equal(calls.length, 1, 'nothing pending: releasing the announcement sends nothing');
+});
+
+test('maxInFlight inserts of one table run at once; formats are batched apart', async () => {
+  const { host, calls } = fakeHost();
+  const b = new InsertBatcher({ flushIntervalMs: 10_000, maxBatchRows: 100_000, maxBatchBytes: 1 << 20, maxPendingBytes: 1 << 24, minFlushRows: 10, maxInFlight: 2 });
+  const p1 = b.submit('k', host, 'db.t', 'TabSeparated', Buffer.from('1\n'), 10);
+  const p2 = b.submit('k', host, 'db.t', 'TabSeparated', Buffer.from('2\n'), 10);
+  assert.equal(calls.length, 2, 'two inserts in flight');
+  const p3 = b.submit('k', host, 'db.t', 'TabSeparated', Buffer.from('3\n'), 10);
+  const p4 = b.submit('k', host, 'db.t', 'JSONEachRow', Buffer.from('{}\n'), 10);
+  assert.equal(calls.length, 3, 'the third TSV batch waits; the JSONEachRow one is its own batch');
+  assert.equal(calls[2]!.payload, '{}\n');
+  calls[0]!.finish();
+  await p1;
+  await tick(0);
+  assert.equal(calls.length, 4);
+  assert.equal(calls[3]!.payload, '3\n');
+  calls.slice(1).forEach((c) => c.finish());
+  await Promise.all([p2, p3, p4]);
+  await b.drain();
 });

@@ -94,6 +94,36 @@ TEST_CASE("encodeLine: values, missing, duplicates, fallbacks") {
   line(e, "", Encoder::Line::Skip);
 }
 
+TEST_CASE("strings are scanned eight bytes at a time: every position of a stop byte or a non-ASCII byte") {
+  // The string scanner reads words of eight bytes; a quote, backslash, control byte or
+  // non-ASCII byte at each offset within (and across) words must be handled exactly.
+  Encoder e = makeEncoder();
+  for (size_t len = 0; len <= 24; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      std::string plain(len, 'a');
+      std::string base = R"({"k":1,"t":0,"p":{"s":")";
+      std::string tail = R"("}})";
+      // Plain ASCII: written as is.
+      CHECK(line(e, base + plain + tail, Encoder::Line::Good) == "1\t" + plain + "\t0000000000\t0000000000.000\n");
+      if (at == len) continue;
+      // An escaped tab at `at`: TSV-escaped.
+      std::string esc = plain.substr(0, at) + "\\t" + plain.substr(at);
+      CHECK(line(e, base + esc + tail, Encoder::Line::Good) == "1\t" + plain.substr(0, at) + "\\t" + plain.substr(at) + "\t0000000000\t0000000000.000\n");
+      // A two-byte UTF-8 character at `at`: validated and kept.
+      std::string utf = plain.substr(0, at) + "\xC3\xA9" + plain.substr(at);
+      CHECK(line(e, base + utf + tail, Encoder::Line::Good) == "1\t" + utf + "\t0000000000\t0000000000.000\n");
+      // Invalid UTF-8 at `at` (a lone continuation byte): not certain, so fallback.
+      std::string bad = plain.substr(0, at) + "\x80" + plain.substr(at);
+      line(e, base + bad + tail, Encoder::Line::Fallback);
+      // A raw control byte at `at`: invalid JSON, fallback.
+      std::string ctl = plain.substr(0, at) + "\x01" + plain.substr(at);
+      line(e, base + ctl + tail, Encoder::Line::Fallback);
+      // A non-ASCII byte in a skipped value and in a key: the line is still good.
+      CHECK(line(e, R"({"x":")" + utf + R"(","k":1,"t":0})", Encoder::Line::Good) == "1\t\\N\t0000000000\t0000000000.000\n");
+    }
+  }
+}
+
 TEST_CASE("depth is bounded") {
   Encoder e = makeEncoder();
   std::string deep = R"({"k":1,"t":0,"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";

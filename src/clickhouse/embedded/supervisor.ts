@@ -125,7 +125,9 @@ export class Supervisor {
       readerPassword: randomBytes(24).toString('base64url'),
     };
     const child = fork(CHILD_PATH, [this.options.dataDir], {
-      execArgv: [],
+      // Inserts pass through the child as large Buffers: a small V8 old generation
+      // would run a full GC every few of them (see docs/operations.md, "Memory").
+      execArgv: ['--initial-old-space-size=64'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
