@@ -1,29 +1,25 @@
 /**
- * A Host over ClickHouse's HTTP interface through @clickhouse/client: two clients per
- * endpoint (internal + reader), failover to the next endpoint when one refuses
- * connections, and error mapping to HostQueryError / HostUnavailableError.
- * Both host kinds use it: remote-host.ts for real servers, embedded-host.ts for the
- * loopback interface of the chdb child process.
+ * A Host over ClickHouse's HTTP interface: two transports per endpoint (internal +
+ * reader user), failover to the next endpoint when one refuses connections, and error
+ * mapping to HostQueryError / HostUnavailableError. Both host kinds use it:
+ * remote-host.ts for real servers (through @clickhouse/client), embedded-host.ts for
+ * the loopback interface of the chdb child process (plain node:http); see transport.ts.
  *
- * Every request goes through `exec` with `ignore_error_response`, so this module sees
- * the HTTP status and headers itself (503 + Retry-After, X-ClickHouse-Exception-Code)
- * and parses error texts of both old (18.16) and new servers the same way.
+ * Every request goes through `exec`, which sees the HTTP status and headers itself
+ * (503 + Retry-After, X-ClickHouse-Exception-Code) and parses error texts of both old
+ * (18.16) and new servers the same way.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { HostQueryError, HostUnavailableError } from './host.js';
 import type {
   Host, HostHealth, HostKind, HostState, InsertFormat, InsertOptions, InsertSummary, QueryOptions, QuerySettings, StreamResult,
 } from './host.js';
 import { quoteIdentifier, quoteString } from './sql.js';
+import { clickhouseClientTransport, httpTransport } from './transport.js';
+import type { Credentials, Transport, TransportOptions, TransportSettings } from './transport.js';
 
-/** A ClickHouse user and its password. */
-export interface Credentials {
-  user: string;
-  password: string;
-}
+export type { Credentials } from './transport.js';
 
 /** How to reach a host over HTTP. */
 export interface ClientHostOptions {
@@ -45,6 +41,11 @@ export interface ClientHostOptions {
   requestTimeoutMs?: number;
   /** Retry-After suggested while the host is unreachable (default 5 s). */
   retryAfterSeconds?: number;
+  /**
+   * 'clickhouse-client' (default): @clickhouse/client, for real servers; 'http': plain
+   * node:http, for the embedded engine's loopback interface (see transport.ts).
+   */
+  transport?: 'clickhouse-client' | 'http';
 }
 
 /** Largest error body read from the host. */
@@ -59,14 +60,14 @@ const TABLE_NAME = /^(?:`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:`(?:[^`
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 interface Endpoint {
-  internal: ClickHouseClient;
-  reader: ClickHouseClient;
+  internal: Transport;
+  reader: Transport;
 }
 
 interface ExecRequest {
   role: 'internal' | 'reader';
   sql: string;
-  settings: ClickHouseSettings;
+  settings: TransportSettings;
   options: QueryOptions | undefined;
   values?: Buffer | readonly Buffer[];
 }
@@ -95,15 +96,7 @@ export function parseErrorCode(text: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function headerMap(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
-function settingsOf(options: QueryOptions | undefined, database: string | undefined, extra: QuerySettings): ClickHouseSettings {
+function settingsOf(options: QueryOptions | undefined, database: string | undefined, extra: QuerySettings): TransportSettings {
   const out: Record<string, string | number | boolean> = {};
   const db = options?.database ?? database;
   if (db !== undefined) out['database'] = db;
@@ -112,7 +105,7 @@ function settingsOf(options: QueryOptions | undefined, database: string | undefi
     delete out[k];
     out[k] = v;
   }
-  return out as ClickHouseSettings;
+  return out;
 }
 
 /** A Host over one or more HTTP endpoints of the same ClickHouse data. */
@@ -144,19 +137,9 @@ export class ClientHost implements Host {
     this.retryAfter = options.retryAfterSeconds ?? 5;
     this.readAsInternal = options.reader === null;
     this.database = options.database;
-    const timeout = options.requestTimeoutMs ?? 300_000;
-    const make = (url: string, c: Credentials): ClickHouseClient =>
-      createClient({
-        url,
-        username: c.user,
-        password: c.password,
-        request_timeout: timeout,
-        compression: { request: false, response: false },
-        log: { level: ClickHouseLogLevel.OFF },
-        keep_alive: { enabled: true },
-        max_open_connections: 16,
-        application: 'colibri',
-      });
+    const transportOptions: TransportOptions = { timeoutMs: options.requestTimeoutMs ?? 300_000, maxSockets: 16 };
+    const transport = options.transport === 'http' ? httpTransport : clickhouseClientTransport;
+    const make = (url: string, c: Credentials): Transport => transport(url, c, transportOptions);
     this.endpoints = options.urls.map((url) => ({
       internal: make(url, options.internal),
       reader: make(url, options.reader ?? options.internal),
@@ -297,19 +280,16 @@ export class ClientHost implements Host {
     for (let attempt = 0; attempt < this.endpoints.length; attempt += 1) {
       const index = (this.active + attempt) % this.endpoints.length;
       const endpoint = this.endpoints[index] as Endpoint;
-      const client = req.role === 'reader' && !this.readAsInternal ? endpoint.reader : endpoint.internal;
+      const transport = req.role === 'reader' && !this.readAsInternal ? endpoint.reader : endpoint.internal;
       let result;
       try {
-        const base = {
-          query: req.sql,
-          query_id: queryId,
-          clickhouse_settings: req.settings,
-          ignore_error_response: true,
-          ...(req.options?.signal !== undefined ? { abort_signal: req.options.signal } : {}),
-        };
-        result = req.values !== undefined
-          ? await client.exec({ ...base, values: Readable.from(Buffer.isBuffer(req.values) ? [req.values] : req.values) })
-          : await client.exec(base);
+        result = await transport.exec({
+          sql: req.sql,
+          queryId,
+          settings: req.settings,
+          ...(req.options?.signal !== undefined ? { signal: req.options.signal } : {}),
+          ...(req.values !== undefined ? { values: req.values } : {}),
+        });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         if (req.options?.signal?.aborted === true) {
@@ -328,8 +308,7 @@ export class ClientHost implements Host {
         throw this.unavailable('request failed');
       }
       this.active = index;
-      const headers = headerMap(result.response_headers);
-      const status = result.http_status_code ?? 0;
+      const { headers, status } = result;
       if (status === 503) {
         await readText(result.stream, MAX_ERROR_BYTES).catch(() => '');
         const retry = Number(headers['retry-after']);
@@ -344,7 +323,7 @@ export class ClientHost implements Host {
         throw new HostQueryError(text === '' ? `HTTP ${status}` : text, code);
       }
       this.markUp();
-      return { stream: result.stream as Readable, queryId, headers };
+      return { stream: result.stream, queryId, headers };
     }
     throw this.unavailable(lastConnectError);
   }

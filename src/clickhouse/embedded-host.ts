@@ -23,12 +23,20 @@ export interface EmbeddedHostOptions {
 }
 
 /** A Host running chdb in its own child process. */
+/** How to reach a running engine as one of its users (see EmbeddedHost.connectionFor). */
+export interface EngineConnection {
+  url: string;
+  user: string;
+  password: string;
+}
+
 export class EmbeddedHost implements Host {
   readonly kind = 'embedded' as const;
   readonly name: string;
   private readonly dataDir: string;
   private readonly supervisor: Supervisor;
   private client: ClientHost | undefined;
+  private endpoint: ChildEndpoint | undefined;
 
   constructor(options: EmbeddedHostOptions) {
     this.name = options.name;
@@ -89,20 +97,36 @@ export class EmbeddedHost implements Host {
     return this.call((c) => c.killQuery(queryId));
   }
 
+  /**
+   * The engine's loopback URL and the credentials of its internal or reader user while
+   * it runs, for benchmarks and tests in this process that talk to the engine with
+   * their own client (never served nor logged; they change on every start).
+   */
+  connectionFor(role: 'internal' | 'reader'): EngineConnection | undefined {
+    const e = this.endpoint;
+    if (e === undefined) return undefined;
+    const url = `http://127.0.0.1:${e.port}`;
+    return role === 'internal' ? { url, user: INTERNAL_USER, password: e.internalPassword } : { url, user: READER_USER, password: e.readerPassword };
+  }
+
   private connect(endpoint: ChildEndpoint): void {
     this.disconnect();
+    this.endpoint = endpoint;
     this.client = new ClientHost({
       kind: 'embedded',
       name: this.name,
       urls: [`http://127.0.0.1:${endpoint.port}`],
       internal: { user: INTERNAL_USER, password: endpoint.internalPassword },
       reader: { user: READER_USER, password: endpoint.readerPassword },
+      // Our own engine on loopback: plain node:http (see transport.ts).
+      transport: 'http',
     });
   }
 
   private disconnect(): void {
     const old = this.client;
     this.client = undefined;
+    this.endpoint = undefined;
     void old?.close();
   }
 

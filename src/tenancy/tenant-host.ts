@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { EmbeddedHost } from '../clickhouse/embedded-host.js';
+import { EmbeddedHost, type EngineConnection } from '../clickhouse/embedded-host.js';
 import { RemoteHost } from '../clickhouse/remote-host.js';
 import { HostUnavailableError } from '../clickhouse/host.js';
 import type { Host, HostHealth, InsertFormat, InsertOptions, InsertSummary, QueryOptions, QuerySettings, StreamResult } from '../clickhouse/host.js';
@@ -308,6 +308,15 @@ export class TenantHost implements Host {
       ...(r.breaker.lastError !== undefined && r.breaker.state === 'open' ? { lastError: r.breaker.lastError } : {}),
       ...(r.breaker.lastOkAt > 0 ? { lastOkAt: new Date(r.breaker.lastOkAt).toISOString() } : {}),
     }));
+  }
+
+  /**
+   * The embedded engine's loopback URL and a user's credentials while it runs (see
+   * EmbeddedHost.connectionFor: for benchmarks and tests in this process only).
+   */
+  embeddedConnection(role: 'internal' | 'reader'): EngineConnection | undefined {
+    const h = this.#replicas[0]?.host;
+    return h instanceof EmbeddedHost ? h.connectionFor(role) : undefined;
   }
 
   /** One heartbeat round over the started replicas (called by the registry's timer). */

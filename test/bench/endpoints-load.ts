@@ -6,12 +6,21 @@
  * flight on each, no pipelining) against `url` for `seconds`, after `warmupSeconds`
  * of the same load whose figures are dropped.
  *
+ * With `rate`, the load is paced instead (open loop): request k is due at
+ * t0 + k / rate, sent as soon as it is due on one of `connections` keep-alive
+ * connections (at most one in flight each), with node:http. autocannon's own rate
+ * option releases each connection's quota at the start of every second, which turns
+ * a paced load into bursts of a saturating one. Latency is measured from the moment a
+ * request is sent, as autocannon does; requests sent more than 1 ms after they were
+ * due (every connection busy) are counted as `late`.
+ *
  * autocannon's own latency histogram keeps whole milliseconds, too coarse for a
  * 0.5 ms target: every response time (float ms, from process.hrtime) is kept here
  * instead and the percentiles are exact. Prints one JSON line (EndpointLoadResult);
  * exits 1 when any request failed or answered other than 200.
  */
 import autocannon from 'autocannon';
+import http from 'node:http';
 import { readFileSync } from 'node:fs';
 
 export interface EndpointLoadJob {
@@ -20,6 +29,8 @@ export interface EndpointLoadJob {
   connections: number;
   seconds: number;
   warmupSeconds: number;
+  /** Requests per second over all connections (paced load); absent: closed loop. */
+  rate?: number;
 }
 
 export interface EndpointLoadResult {
@@ -34,6 +45,10 @@ export interface EndpointLoadResult {
   bytesPerResponse: number;
   /** CPU seconds (user + system) this process used during the measured part. */
   cpuSeconds: number;
+  /** Paced load only: requests sent more than 1 ms after they were due. */
+  late?: number;
+  /** Paced load only: every latency (ms), so that rounds can be pooled. */
+  latencies?: number[];
 }
 
 /** Exact percentile (nearest rank) of sorted values. */
@@ -67,6 +82,7 @@ function run(job: EndpointLoadJob, seconds: number): Promise<Round> {
       pipelining: 1,
       duration: seconds,
       timeout: 10,
+      ...(job.rate !== undefined ? { overallRate: job.rate } : {}),
     }, (err, result) => {
       if (err !== null && err !== undefined) {
         reject(err instanceof Error ? err : new Error(String(err)));
@@ -90,13 +106,63 @@ function run(job: EndpointLoadJob, seconds: number): Promise<Round> {
   });
 }
 
+/** Paced (open-loop) load at `rate` requests per second: see the header. */
+async function paced(job: EndpointLoadJob & { rate: number }, seconds: number): Promise<Round & { late: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
+  const latencies: number[] = [];
+  let bytes = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let late = 0;
+  let firstError: string | undefined;
+  const total = Math.max(1, Math.round(job.rate * seconds));
+  const get = (): Promise<{ status: number; bytes: number }> =>
+    new Promise((resolve, reject) => {
+      const req = http.get(job.url, { agent, headers: job.headers }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: n }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: job.connections }, async () => {
+    for (;;) {
+      const k = next++;
+      if (k >= total) return;
+      const due = t0 + BigInt(Math.round((k / job.rate) * 1e9));
+      const wait = Number(due - process.hrtime.bigint()) / 1e6;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const sent = process.hrtime.bigint();
+      if (Number(sent - due) / 1e6 > 1) late += 1;
+      try {
+        const r = await get();
+        if (r.status !== 200) non2xx += 1;
+        else {
+          latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+          bytes += r.bytes;
+        }
+      } catch (err) {
+        errors += 1;
+        firstError ??= (err as Error).message;
+      }
+    }
+  }));
+  agent.destroy();
+  return { latencies, seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes, non2xx, errors, firstError, late };
+}
+
 async function main(): Promise<void> {
   const file = process.argv[2];
   if (file === undefined) throw new Error('usage: endpoints-load.js <job.json>');
   const job = JSON.parse(readFileSync(file, 'utf8')) as EndpointLoadJob;
-  if (job.warmupSeconds > 0) await run(job, job.warmupSeconds);
+  const rate = job.rate;
+  const once = (seconds: number): Promise<Round & { late?: number }> => (rate !== undefined ? paced({ ...job, rate }, seconds) : run(job, seconds));
+  if (job.warmupSeconds > 0) await once(job.warmupSeconds);
   const c0 = process.cpuUsage();
-  const r = await run(job, job.seconds);
+  const r = await once(job.seconds);
   const c1 = process.cpuUsage(c0);
   if (r.non2xx > 0 || r.errors > 0) {
     throw new Error(`${r.non2xx} responses were not 200 and ${r.errors} requests failed${r.firstError !== undefined ? ` (first: ${r.firstError})` : ''}`);
@@ -111,6 +177,7 @@ async function main(): Promise<void> {
     p99: percentile(sorted, 99),
     bytesPerResponse: sorted.length === 0 ? 0 : r.bytes / sorted.length,
     cpuSeconds: (c1.user + c1.system) / 1e6,
+    ...(r.late !== undefined ? { late: r.late, latencies: r.latencies } : {}),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
