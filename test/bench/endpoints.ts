@@ -13,13 +13,14 @@
  *   (closed loop, one request in flight each) for a fixed duration after a warm-up.
  * - (b) direct: the SQL the endpoint compiles for those parameters (compilePipe via
  *   the in-process services, with the token's row filters), in the same format and
- *   with the same settings, sent with @clickhouse/client (a client of its own, as the
- *   engine's reader user: TenantHost.embeddedConnection) to the same engine. Colibri
- *   itself reaches its embedded engine with plain node:http (src/clickhouse/
- *   transport.ts). The driver is the same closed loop (N concurrent callers,
- *   each awaiting its full response before the next request) with the same
- *   duration and warm-up; latencies are kept exactly (no histogram rounding), as the
- *   load generator of (a) does.
+ *   with the same settings, sent with @clickhouse/client (`exec`, as the engine's
+ *   reader user: TenantHost.embeddedConnection) to the same engine, from a child
+ *   process as well (endpoints-load.ts), so that both paths have their client in a
+ *   process of its own. Colibri itself reaches its embedded engine with plain
+ *   node:http (src/clickhouse/transport.ts). The driver is the same closed loop (N
+ *   concurrent callers, each awaiting its full response before the next request)
+ *   with the same duration and warm-up; latencies are kept exactly (no histogram
+ *   rounding), as for (a).
  * - Both paths are warmed up, then measured alternately (A B A B A B); medians of
  *   the rounds are reported. Before measuring, the endpoint's rows must equal the
  *   direct query's rows.
@@ -59,8 +60,9 @@ import { rowFilters } from '../../src/catalog/sql-query.js';
 import { resolveToken } from '../../src/auth/context.js';
 import { readSettings } from '../../src/api/respond.js';
 import type { Host, QuerySettings } from '../../src/clickhouse/host.js';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import type { EndpointLoadJob, EndpointLoadResult } from './endpoints-load.js';
+import { createClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { EngineConnection } from '../../src/clickhouse/embedded-host.js';
+import { percentile, type EndpointLoadJob, type EndpointLoadResult } from './endpoints-load.js';
 
 const TARGET_RATIO = 0.9;
 const TARGET_ADDED_P50_MS = 0.5;
@@ -161,76 +163,22 @@ function runLoad(job: EndpointLoadJob, jobFile: string): Promise<EndpointLoadRes
   })();
 }
 
-/** Exact percentile (nearest rank) of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
+/** The baseline's settings: what Colibri sends for an endpoint read (format JSON, 64-bit integers unquoted, the workspace's limits). */
+function directSettings(settings: QuerySettings): Record<string, string | number | boolean> {
+  return { ...settings, default_format: 'JSON', output_format_json_quote_64bit_integers: 0 };
 }
 
-/**
- * The baseline's request: `sql` sent with @clickhouse/client as the engine's reader
- * user, with the settings Colibri sends for an endpoint read (format JSON, 64-bit
- * integers unquoted, the workspace's limits), the whole body read as a client does.
- * `exec` streams the raw body: the cheapest way to use the client.
- */
-function directRequest(client: ClickHouseClient, sql: string, settings: QuerySettings): () => Promise<Buffer> {
-  const clickhouseSettings = { ...settings, default_format: 'JSON', output_format_json_quote_64bit_integers: 0 } as ClickHouseSettings;
-  return async () => {
-    const result = await client.exec({ query: sql, query_id: randomUUID(), clickhouse_settings: clickhouseSettings });
-    const chunks: Buffer[] = [];
-    for await (const chunk of result.stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  };
-}
-
-/**
- * The direct path: `connections` concurrent callers, each sending the query and
- * reading the whole response before the next one, for `seconds`.
- */
-async function runDirect(send: () => Promise<unknown>, connections: number, seconds: number): Promise<Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>> {
-  const latencies: number[] = [];
-  const t0 = process.hrtime.bigint();
-  const deadline = t0 + BigInt(Math.round(seconds * 1e9));
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (process.hrtime.bigint() < deadline) {
-      const s = process.hrtime.bigint();
-      await send();
-      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-  }));
-  const took = Number(process.hrtime.bigint() - t0) / 1e9;
-  const sorted = Float64Array.from(latencies).sort();
-  return { requests: sorted.length, seconds: took, rps: sorted.length / took, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99) };
-}
-
-/**
- * The direct path, paced: request k is due at t0 + k / rate and sent as soon as it
- * is due by one of `connections` callers (at most one in flight each), as the load
- * generator's paced mode does for (a); latency from the moment it is sent.
- */
-async function runDirectPaced(send: () => Promise<unknown>, connections: number, rate: number, seconds: number): Promise<Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>> {
-  const latencies: number[] = [];
-  const total = Math.max(1, Math.round(rate * seconds));
-  let next = 0;
-  let late = 0;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: connections }, async () => {
-    for (;;) {
-      const k = next++;
-      if (k >= total) return;
-      const due = t0 + BigInt(Math.round((k / rate) * 1e9));
-      const wait = Number(due - process.hrtime.bigint()) / 1e6;
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const sent = process.hrtime.bigint();
-      if (Number(sent - due) / 1e6 > 1) late += 1;
-      await send();
-      latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-    }
-  }));
-  const took = Number(process.hrtime.bigint() - t0) / 1e9;
-  const sorted = Float64Array.from(latencies).sort();
-  return { requests: sorted.length, seconds: took, rps: sorted.length / took, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), late, latencies };
+/** One request of the baseline, in this process: to check that both paths answer the same rows. */
+async function directOnce(engine: EngineConnection, sql: string, settings: QuerySettings): Promise<string> {
+  const client = createClient({ url: engine.url, username: engine.user, password: engine.password, compression: { request: false, response: false } });
+  try {
+    const result = await client.exec({ query: sql, clickhouse_settings: directSettings(settings) as ClickHouseSettings });
+    let text = '';
+    for await (const chunk of result.stream) text += (chunk as Buffer).toString('utf8');
+    return text;
+  } finally {
+    await client.close();
+  }
 }
 
 /** CPU seconds used so far by process `pid` (Linux /proc; undefined elsewhere). */
@@ -319,16 +267,7 @@ export async function benchEndpoints(): Promise<void> {
     const endpointBody = JSON.parse(await viaEndpoint.text()) as { data: unknown[]; rows: number };
     const engine = host.embeddedConnection('reader');
     if (engine === undefined) throw new Error('the embedded engine is not running');
-    const client = createClient({
-      url: engine.url,
-      username: engine.user,
-      password: engine.password,
-      compression: { request: false, response: false },
-      keep_alive: { enabled: true },
-      max_open_connections: Math.max(...levels),
-    });
-    const direct = directRequest(client, compiled.sql, settings);
-    const directBody = JSON.parse((await direct()).toString('utf8')) as { data: unknown[]; rows: number };
+    const directBody = JSON.parse(await directOnce(engine, compiled.sql, settings)) as { data: unknown[]; rows: number };
     if (JSON.stringify(endpointBody.data) !== JSON.stringify(directBody.data) || endpointBody.rows !== 10) {
       throw new Error(`the endpoint and the direct query disagree (${endpointBody.rows} vs ${directBody.rows} rows)`);
     }
@@ -336,19 +275,21 @@ export async function benchEndpoints(): Promise<void> {
     console.log(`  ${rows.toLocaleString('en-US')} rows; top 10 pages by hits over 2 weeks (count, uniq, avg); closed-loop connections: ${levels.join(', ')}; ` +
       `${seconds} s per measurement after ${warmup} s warm-up; ${rounds} alternating rounds per path (medians); server in-process on an embedded host`);
     console.log(`  (a) Colibri: GET /v0/pipes/${PIPE}.json?start=..&end=.. with a PIPES:READ token, autocannon in a child process`);
-    console.log('  (b) direct: the same compiled SQL, format and settings with @clickhouse/client (its own client, as the engine\'s reader user) to the same engine, same concurrency');
+    console.log('  (b) direct: the same compiled SQL, format and settings with @clickhouse/client (exec, as the engine\'s reader user) in a child process to the same engine, same concurrency');
 
     const jobFile = path.join(tmp, 'job.json');
     const enginePid = enginePidOf(host);
     let misses = 0;
     for (const connections of levels) {
       console.log(`  ${connections} connection${connections === 1 ? '' : 's'}:`);
-      const job: EndpointLoadJob = { url, headers: { Authorization: `Bearer ${token}` }, connections, seconds, warmupSeconds: warmup };
-      // Warm-up of the direct path (the load generator warms (a) up before each of its measurements).
-      await runDirect(direct, connections, warmup);
+      const job: EndpointLoadJob = { kind: 'http', url, headers: { Authorization: `Bearer ${token}` }, connections, seconds, warmupSeconds: warmup };
+      const directJob: EndpointLoadJob = {
+        kind: 'clickhouse', url: engine.url, user: engine.user, password: engine.password, sql: compiled.sql, settings: directSettings(settings),
+        connections, seconds, warmupSeconds: warmup,
+      };
 
       const a: EndpointLoadResult[] = [];
-      const b: Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>[] = [];
+      const b: EndpointLoadResult[] = [];
       const cpu = { a: { server: 0, engine: 0, load: 0, requests: 0 }, b: { client: 0, engine: 0, requests: 0 } };
       let session: Session | undefined;
       if (cpuprof !== undefined && cpuprof !== '') {
@@ -377,11 +318,11 @@ export async function benchEndpoints(): Promise<void> {
         cpu.a.requests += r.requests;
 
         const d0 = cpuNow(enginePid);
-        const d = await runDirect(direct, connections, seconds);
+        const d = await runLoad(directJob, jobFile);
         const d1 = cpuNow(enginePid);
         b.push(d);
-        cpu.b.client += d1.self - d0.self;
-        cpu.b.engine += d1.engine - d0.engine;
+        cpu.b.client += d.cpuSeconds;
+        cpu.b.engine += (d1.engine - d0.engine) * share;
         cpu.b.requests += d.requests;
         console.log(`    round ${round + 1}: Colibri ${fmt(r.rps)} req/s p50 ${ms(r.p50)} p99 ${ms(r.p99)} ms | direct ${fmt(d.rps)} req/s p50 ${ms(d.p50)} p99 ${ms(d.p99)} ms`);
       }
@@ -402,12 +343,12 @@ export async function benchEndpoints(): Promise<void> {
       // saturated closed loop, latency is connections / throughput plus queueing noise.
       const rate = Math.max(1, Math.round(PACED_SHARE * rpsB));
       const pacedJob: EndpointLoadJob = { ...job, rate, warmupSeconds: 1 };
-      await runDirectPaced(direct, connections, rate, 1);
+      const pacedDirectJob: EndpointLoadJob = { ...directJob, rate, warmupSeconds: 1 };
       const pa: EndpointLoadResult[] = [];
-      const pb: Omit<EndpointLoadResult, 'bytesPerResponse' | 'cpuSeconds'>[] = [];
+      const pb: EndpointLoadResult[] = [];
       for (let round = 0; round < rounds; round++) {
         const r = await runLoad(pacedJob, jobFile);
-        const d = await runDirectPaced(direct, connections, rate, seconds);
+        const d = await runLoad(pacedDirectJob, jobFile);
         pa.push(r);
         pb.push(d);
         console.log(`    paced round ${round + 1} (${rate} req/s): Colibri p50 ${ms(r.p50)} p99 ${ms(r.p99)} ms, ${r.late ?? 0} late | direct p50 ${ms(d.p50)} p99 ${ms(d.p99)} ms, ${d.late ?? 0} late`);
@@ -433,7 +374,6 @@ export async function benchEndpoints(): Promise<void> {
       if (!okRatio || !ok50 || !ok99) misses++;
     }
     if (misses > 0) console.log(`  ${misses} concurrency level(s) missed a target (figures are noisy on a shared machine: rerun before concluding)`);
-    await client.close();
   } finally {
     await server.close();
     await rm(tmp, { recursive: true, force: true });
