@@ -31,7 +31,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { ClickHouseSettings } from '@clickhouse/client';
+import { engineClient } from './engine-client.js';
 
 interface JobBase {
   connections: number;
@@ -126,58 +127,61 @@ function autocannonRound(target: HttpTarget, connections: number, seconds: numbe
   });
 }
 
+/** Latencies, bytes and failures of one round. */
+class Recorder {
+  readonly latencies: number[] = [];
+  bytes = 0;
+  failures = 0;
+  firstFailure: string | undefined;
+  readonly t0 = process.hrtime.bigint();
+
+  /** Sends one request now and records how it went. */
+  async time(send: Send): Promise<void> {
+    const sent = process.hrtime.bigint();
+    try {
+      this.bytes += await send();
+      this.latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+    } catch (err) {
+      this.failures += 1;
+      this.firstFailure ??= (err as Error).message;
+    }
+  }
+
+  round(late?: number): Round {
+    const r: Round = { latencies: this.latencies, seconds: Number(process.hrtime.bigint() - this.t0) / 1e9, bytes: this.bytes, failures: this.failures, firstFailure: this.firstFailure };
+    if (late !== undefined) r.late = late;
+    return r;
+  }
+}
+
 /** `connections` callers, each sending and awaiting one request after the other. */
 async function closedRound(send: Send, connections: number, seconds: number): Promise<Round> {
-  const latencies: number[] = [];
-  let bytes = 0;
-  let failures = 0;
-  let firstFailure: string | undefined;
-  const t0 = process.hrtime.bigint();
-  const deadline = t0 + BigInt(Math.round(seconds * 1e9));
+  const rec = new Recorder();
+  const deadline = rec.t0 + BigInt(Math.round(seconds * 1e9));
   await Promise.all(Array.from({ length: connections }, async () => {
-    while (process.hrtime.bigint() < deadline) {
-      const sent = process.hrtime.bigint();
-      try {
-        bytes += await send();
-        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-      } catch (err) {
-        failures += 1;
-        firstFailure ??= (err as Error).message;
-      }
-    }
+    while (process.hrtime.bigint() < deadline) await rec.time(send);
   }));
-  return { latencies, seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes, failures, firstFailure };
+  return rec.round();
 }
 
 /** Paced (open-loop) load at `rate` requests per second: see the header. */
 async function pacedRound(send: Send, connections: number, rate: number, seconds: number): Promise<Round> {
-  const latencies: number[] = [];
-  let bytes = 0;
-  let failures = 0;
-  let late = 0;
-  let firstFailure: string | undefined;
+  const rec = new Recorder();
   const total = Math.max(1, Math.round(rate * seconds));
   let next = 0;
-  const t0 = process.hrtime.bigint();
+  let late = 0;
   await Promise.all(Array.from({ length: connections }, async () => {
     for (;;) {
       const k = next++;
       if (k >= total) return;
-      const due = t0 + BigInt(Math.round((k / rate) * 1e9));
+      const due = rec.t0 + BigInt(Math.round((k / rate) * 1e9));
       const wait = Number(due - process.hrtime.bigint()) / 1e6;
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const sent = process.hrtime.bigint();
-      if (Number(sent - due) / 1e6 > 1) late += 1;
-      try {
-        bytes += await send();
-        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-      } catch (err) {
-        failures += 1;
-        firstFailure ??= (err as Error).message;
-      }
+      if (Number(process.hrtime.bigint() - due) / 1e6 > 1) late += 1;
+      await rec.time(send);
     }
   }));
-  return { latencies, seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes, failures, firstFailure, late };
+  return rec.round(late);
 }
 
 /** GET over a keep-alive agent; the body is read to the end. */
@@ -198,14 +202,7 @@ function httpSender(target: HttpTarget, connections: number): { send: Send; clos
 
 /** @clickhouse/client `exec` of the SQL; the raw body is read to the end. */
 function clickhouseSender(target: ClickHouseTarget, connections: number): { send: Send; close: () => Promise<void> } {
-  const client = createClient({
-    url: target.url,
-    username: target.user,
-    password: target.password,
-    compression: { request: false, response: false },
-    keep_alive: { enabled: true },
-    max_open_connections: connections,
-  });
+  const client = engineClient(target, connections);
   const settings = target.settings as ClickHouseSettings;
   const send: Send = async () => {
     const result = await client.exec({ query: target.sql, query_id: randomUUID(), clickhouse_settings: settings });

@@ -60,7 +60,8 @@ import { rowFilters } from '../../src/catalog/sql-query.js';
 import { resolveToken } from '../../src/auth/context.js';
 import { readSettings } from '../../src/api/respond.js';
 import type { Host, QuerySettings } from '../../src/clickhouse/host.js';
-import { createClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { ClickHouseSettings } from '@clickhouse/client';
+import { engineClient } from './engine-client.js';
 import type { EngineConnection } from '../../src/clickhouse/embedded-host.js';
 import { percentile, type EndpointLoadJob, type EndpointLoadResult } from './endpoints-load.js';
 
@@ -170,7 +171,7 @@ function directSettings(settings: QuerySettings): Record<string, string | number
 
 /** One request of the baseline, in this process: to check that both paths answer the same rows. */
 async function directOnce(engine: EngineConnection, sql: string, settings: QuerySettings): Promise<string> {
-  const client = createClient({ url: engine.url, username: engine.user, password: engine.password, compression: { request: false, response: false } });
+  const client = engineClient(engine, 1);
   try {
     const result = await client.exec({ query: sql, clickhouse_settings: directSettings(settings) as ClickHouseSettings });
     let text = '';

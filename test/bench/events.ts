@@ -40,7 +40,8 @@ import { qualified, requireDataSource } from '../../src/catalog/datasources.js';
 import { createNdjsonEncoder } from '../../src/ingest/ndjson.js';
 import type { Host } from '../../src/clickhouse/host.js';
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { engineClient } from './engine-client.js';
 import type { LoadJob, LoadResult } from './events-load.js';
 
 const TARGET_ROWS_PER_SECOND = 200_000;
@@ -266,14 +267,7 @@ export async function benchEvents(): Promise<void> {
     const columns = requireDataSource(store, ws.id, 'bench_events').columns;
     const engine = host.embeddedConnection('internal');
     if (engine === undefined) throw new Error('the embedded engine is not running');
-    const client = createClient({
-      url: engine.url,
-      username: engine.user,
-      password: engine.password,
-      compression: { request: false, response: false },
-      keep_alive: { enabled: true },
-      max_open_connections: connections,
-    });
+    const client = engineClient(engine, connections);
 
     console.log(`  ${connections} concurrent keep-alive connections, wait=true, ${rowsPerRun.toLocaleString('en-US')} rows per measurement, ` +
       `${rounds} alternating rounds per path (median), server in-process on an embedded host, load generator in a child process; ` +
