@@ -79,6 +79,9 @@ function abortError(): Error {
   return err;
 }
 
+/** How long an idle keep-alive connection of httpTransport is kept. */
+const IDLE_SOCKET_MS = 4000;
+
 /** @clickhouse/client over one endpoint and user. */
 export function clickhouseClientTransport(url: string, credentials: Credentials, options: TransportOptions): Transport {
   const client: ClickHouseClient = createClient({
@@ -114,7 +117,9 @@ export function clickhouseClientTransport(url: string, credentials: Credentials,
 export function httpTransport(url: string, credentials: Credentials, options: TransportOptions): Transport {
   const base = new URL(url);
   if (base.protocol !== 'http:') throw new Error('httpTransport: only http: URLs');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo' });
+  // Idle connections are dropped after IDLE_SOCKET_MS, well before the engine closes
+  // them (its keep-alive timeout is 10 s): a request never races a closing socket.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo', timeout: IDLE_SOCKET_MS });
   const authorization = `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}`;
   const pathBase = base.pathname === '' ? '/' : base.pathname;
   return {

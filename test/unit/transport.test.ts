@@ -130,3 +130,23 @@ test('abort: before sending, while waiting, and while the body streams', async (
   await assert.rejects(read(r.stream));
   await t.close();
 });
+
+test('idle connections are closed by the client before the server would close them', async () => {
+  behaviour = (_req, res) => {
+    res.writeHead(200);
+    res.end('ok');
+  };
+  const t = httpTransport(url, { user: 'u', password: '' }, { timeoutMs: 5000, maxSockets: 2 });
+  let closed = 0;
+  const onConnection = (socket: import('node:net').Socket): void => {
+    socket.once('close', () => (closed += 1));
+  };
+  server.on('connection', onConnection);
+  const r = await t.exec({ sql: 'SELECT 1', queryId: 'q-9', settings: {} });
+  await read(r.stream);
+  assert.equal(closed, 0, 'kept alive after the request');
+  await new Promise((resolve) => setTimeout(resolve, 4500));
+  assert.equal(closed, 1, 'closed after 4 s idle (the engine keeps connections 10 s)');
+  server.off('connection', onConnection);
+  await t.close();
+});

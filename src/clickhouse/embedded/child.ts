@@ -368,6 +368,7 @@ function start(init: InitMessage): void {
       req.resume();
     });
   });
+  // Longer than Colibri keeps an idle connection to this engine (transport.ts, IDLE_SOCKET_MS).
   server.keepAliveTimeout = 10_000;
   server.listen(init.port, '127.0.0.1', () => {
     const addr = server.address();
