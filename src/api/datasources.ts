@@ -2,7 +2,7 @@
  * Data Sources API (Tinybird v0): create, append, replace, list, describe, drop,
  * truncate, and delete rows by condition.
  */
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { gunzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../server/services.js';

@@ -52,7 +52,7 @@ const MAX_PARAMS_BODY = 1024 * 1024;
 
 export function pipesRouter(services: Services): Router {
   const router = Router();
-  const { store, hosts, config } = services;
+  const { store, config } = services;
 
   router.get('/', (req, res) => {
     const ctx = authenticate(store, req);

@@ -159,7 +159,7 @@ function pipeByName(ctx: CompileContext, name: string): PipeRecord | undefined {
 export function compilePipe(ctx: CompileContext, pipe: PipeRecord, target: string, values: ParamValues, stack: readonly string[] = []): CompiledPipe {
   if (stack.includes(pipe.name)) throw badRequest(`Circular dependency between pipes: ${[...stack, pipe.name].join(' -> ')}`);
   if (stack.length >= MAX_PIPE_DEPTH) throw badRequest(`Pipes nest deeper than ${MAX_PIPE_DEPTH} levels`);
-  const nodes: PipeNodeInput[] = pipe.nodes.map((n) => ({ name: n.name, sql: renderNode(pipe, n, values) }));
+  const nodes: PipeNodeInput[] = pipe.nodes.map((n) => ({ name: n.name, sql: renderNode(n, values) }));
   const nodeNames = new Set(nodes.map((n) => n.name));
   const dsNames = new Set<string>();
   const datasources: { name: string }[] = [];
@@ -228,7 +228,7 @@ export function compileEndpoint(ctx: CompileContext, pipe: PipeRecord, target: s
 }
 
 /** A node's SQL with its template rendered. */
-export function renderNode(pipe: PipeRecord, node: PipeNode, values: ParamValues): string {
+export function renderNode(node: PipeNode, values: ParamValues): string {
   return wrapTemplate(() => renderTemplate(node.sql, values).sql);
 }
 

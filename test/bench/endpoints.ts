@@ -42,7 +42,6 @@
  * during the endpoint rounds; open it in Chrome DevTools or speedscope).
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
