@@ -11,6 +11,21 @@ namespace {
 
 inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The index after the run of ASCII digits of s starting at i.
+inline size_t skipDigits(std::string_view s, size_t i) {
+  while (i < s.size() && isDigit(s[i])) ++i;
+  return i;
+}
+
+// Consumes a leading '-' at s[i]; true when there was one.
+inline bool takeMinus(std::string_view s, size_t& i) {
+  if (i < s.size() && s[i] == '-') {
+    ++i;
+    return true;
+  }
+  return false;
+}
+
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
 constexpr uint64_t kHighs = 0x8080808080808080ULL;
 
@@ -196,13 +211,9 @@ bool dateTimeFromString(std::string_view s, int precision, std::string& out) {
   // EPOCH_TEXT: -?\d{1,12}(\.\d{1,9})?
   {
     size_t i = 0;
-    bool neg = false;
-    if (i < s.size() && s[i] == '-') {
-      neg = true;
-      ++i;
-    }
+    bool neg = takeMinus(s, i);
     size_t d0 = i;
-    while (i < s.size() && isDigit(s[i])) ++i;
+    i = skipDigits(s, i);
     size_t nd = i - d0;
     if (nd >= 1 && nd <= 12) {
       std::string_view frac;
@@ -210,7 +221,7 @@ bool dateTimeFromString(std::string_view s, int precision, std::string& out) {
       if (i < s.size()) {
         if (s[i] == '.') {
           size_t f0 = ++i;
-          while (i < s.size() && isDigit(s[i])) ++i;
+          i = skipDigits(s, i);
           size_t nf = i - f0;
           if (nf >= 1 && nf <= 9 && i == s.size()) frac = s.substr(f0, nf);
           else ok = false;
@@ -241,7 +252,7 @@ bool dateTimeFromString(std::string_view s, int precision, std::string& out) {
       i += 3;
       if (i < s.size() && s[i] == '.') {
         size_t f0 = ++i;
-        while (i < s.size() && isDigit(s[i])) ++i;
+        i = skipDigits(s, i);
         size_t nf = i - f0;
         if (nf < 1 || nf > 9) return false;
         frac = s.substr(f0, nf);
@@ -376,19 +387,15 @@ bool intInRange(int64_t n, int bits, bool isSigned) {
 
 bool jsNumberText(std::string_view t, std::string& out) {
   size_t i = 0;
-  bool neg = false;
-  if (i < t.size() && t[i] == '-') {
-    neg = true;
-    ++i;
-  }
+  bool neg = takeMinus(t, i);
   size_t i0 = i;
-  while (i < t.size() && isDigit(t[i])) ++i;
+  i = skipDigits(t, i);
   std::string_view intPart = t.substr(i0, i - i0);
   if (intPart.empty() || (intPart.size() > 1 && intPart[0] == '0')) return false;
   std::string_view frac;
   if (i < t.size() && t[i] == '.') {
     size_t f0 = ++i;
-    while (i < t.size() && isDigit(t[i])) ++i;
+    i = skipDigits(t, i);
     frac = t.substr(f0, i - f0);
     if (frac.empty()) return false;
   }
@@ -554,6 +561,21 @@ bool Encoder::skipString(bool& escaped) {
   }
 }
 
+Encoder::Next Encoder::nextMember(char close) {
+  ws();
+  if (p_ >= end_) return Next::Invalid;
+  if (*p_ == ',') {
+    ++p_;
+    ws();
+    return Next::More;
+  }
+  if (*p_ == close) {
+    ++p_;
+    return Next::Closed;
+  }
+  return Next::Invalid;
+}
+
 bool Encoder::skipNumber() {
   if (p_ < end_ && *p_ == '-') ++p_;
   if (p_ >= end_) return false;
@@ -605,18 +627,8 @@ bool Encoder::skipValue(int depth) {
         ws();
       }
       if (!skipValue(depth + 1)) return false;
-      ws();
-      if (p_ >= end_) return false;
-      if (*p_ == ',') {
-        ++p_;
-        ws();
-        continue;
-      }
-      if (*p_ == close) {
-        ++p_;
-        return true;
-      }
-      return false;
+      Next n = nextMember(close);
+      if (n != Next::More) return n == Next::Closed;
     }
   }
   if (c == 't') {
@@ -706,18 +718,8 @@ bool Encoder::parseObject(uint32_t nodeIndex, int depth) {
       }
       for (uint32_t col : cn.leaves) values_[col] = v;
     }
-    ws();
-    if (p_ >= end_) return false;
-    if (*p_ == ',') {
-      ++p_;
-      ws();
-      continue;
-    }
-    if (*p_ == '}') {
-      ++p_;
-      return true;
-    }
-    return false;
+    Next n = nextMember('}');
+    if (n != Next::More) return n == Next::Closed;
   }
 }
 

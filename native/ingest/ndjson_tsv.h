@@ -81,6 +81,10 @@ class Encoder {
     const char* end = nullptr;
   };
 
+  // After a member or element: More at ',' (consumed, whitespace skipped after it),
+  // Closed at `close` (consumed), Invalid otherwise.
+  enum class Next { More, Closed, Invalid };
+  Next nextMember(char close);
   bool parseObject(uint32_t node, int depth);
   bool skipValue(int depth);
   bool skipString(bool& escaped);

@@ -41,7 +41,8 @@ export function eventsRouter(services: Services): Router {
 
     // Announce the request to the batcher: a batch of this table that could go now
     // waits for these rows rather than leaving them for a later, separate insert.
-    const group = `${ctx.tenant.slug}/${ctx.workspace.database}.${ds.name}`;
+    const groupBase = `${ctx.tenant.slug}/${ctx.workspace.database}.`;
+    const group = groupBase + ds.name;
     const arrived = batcher.arriving(group);
     const writes: Promise<void>[] = [];
     let goodRows = 0;
@@ -79,7 +80,7 @@ export function eventsRouter(services: Services): Router {
       if (fallbackRows > 0) writes.push(batcher.submit(group, host, table, GOOD_FORMAT, fallback, fallbackRows));
       if (badRows > 0) {
         const q = ds.name + QUARANTINE_SUFFIX;
-        writes.push(batcher.submit(`${ctx.tenant.slug}/${ctx.workspace.database}.${q}`, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, bad, badRows));
+        writes.push(batcher.submit(groupBase + q, host, qualified(ctx.workspace, q), QUARANTINE_FORMAT, bad, badRows));
       }
     } finally {
       arrived();

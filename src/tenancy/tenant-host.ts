@@ -319,6 +319,12 @@ export class TenantHost implements Host {
     return h instanceof EmbeddedHost ? h.connectionFor(role) : undefined;
   }
 
+  /** Pid of the embedded engine's process while it runs (benchmarks and tests). */
+  embeddedPid(): number | undefined {
+    const h = this.#replicas[0]?.host;
+    return h instanceof EmbeddedHost ? h.pid : undefined;
+  }
+
   /** One heartbeat round over the started replicas (called by the registry's timer). */
   async heartbeat(): Promise<void> {
     await Promise.all(this.#replicas.filter((r) => r.host !== undefined).map((r) => this.#beat(r)));

@@ -41,8 +41,6 @@
  * COLIBRI_BENCH_ENDPOINTS_CPUPROF=<file.cpuprofile> (CPU profile of this process
  * during the endpoint rounds; open it in Chrome DevTools or speedscope).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -58,11 +56,16 @@ import { compilePipe, endpointNode, requirePipe } from '../../src/catalog/pipes.
 import { rowFilters } from '../../src/catalog/sql-query.js';
 import { resolveToken } from '../../src/auth/context.js';
 import { readSettings } from '../../src/api/respond.js';
-import type { Host, QuerySettings } from '../../src/clickhouse/host.js';
+import type { QuerySettings } from '../../src/clickhouse/host.js';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { engineClient } from './engine-client.js';
 import type { EngineConnection } from '../../src/clickhouse/embedded-host.js';
 import { percentile, type EndpointLoadJob, type EndpointLoadResult } from './endpoints-load.js';
+import { cpuNow, envInt, median, runJsonChild } from './measure.js';
+import { rng } from '../helpers/rng.js';
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./endpoints-load.js', import.meta.url));
+const runLoad = (job: EndpointLoadJob, jobFile: string): Promise<EndpointLoadResult> => runJsonChild<EndpointLoadResult>(LOAD_SCRIPT, jobFile, job);
 
 const TARGET_RATIO = 0.9;
 const TARGET_ADDED_P50_MS = 0.5;
@@ -92,26 +95,6 @@ const NODE_SQL = [
 ].join('\n');
 /** The endpoint's parameters in every request. */
 const PARAMS = { start: '2024-05-08 00:00:00', end: '2024-05-22 00:00:00' };
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer`);
-  return n;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `rows` page hits over May 2024 as JSONEachRow, 60 paths with a skewed popularity. */
 function makeRows(rows: number): Buffer {
@@ -144,25 +127,6 @@ async function api(server: RunningServer, method: string, pathAndQuery: string, 
   return text === '' ? null : JSON.parse(text);
 }
 
-function runLoad(job: EndpointLoadJob, jobFile: string): Promise<EndpointLoadResult> {
-  const script = fileURLToPath(new URL('./endpoints-load.js', import.meta.url));
-  return (async () => {
-    await writeFile(jobFile, JSON.stringify(job));
-    return new Promise<EndpointLoadResult>((resolve, reject) => {
-      const child = spawn(process.execPath, [script, jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code !== 0) reject(new Error(`load generator exited with ${code}: ${err.trim().slice(0, 1000)}`));
-        else resolve(JSON.parse(out.trim()) as EndpointLoadResult);
-      });
-    });
-  })();
-}
-
 /** The baseline's settings: what Colibri sends for an endpoint read (format JSON, 64-bit integers unquoted, the workspace's limits). */
 function directSettings(settings: QuerySettings): Record<string, string | number | boolean> {
   return { ...settings, default_format: 'JSON', output_format_json_quote_64bit_integers: 0 };
@@ -179,44 +143,6 @@ async function directOnce(engine: EngineConnection, sql: string, settings: Query
   } finally {
     await client.close();
   }
-}
-
-/** CPU seconds used so far by process `pid` (Linux /proc; undefined elsewhere). */
-function procCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
-  } catch {
-    return undefined;
-  }
-}
-
-/** Pid of the embedded engine: a child process of this one running the engine's child script. */
-function enginePidOf(host: Host): number | undefined {
-  const own = (host as { pid?: unknown }).pid;
-  if (typeof own === 'number') return own;
-  try {
-    for (const line of readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/)) {
-      const pid = Number(line);
-      if (Number.isInteger(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('embedded')) return pid;
-    }
-  } catch {
-    // not Linux: no engine CPU figures
-  }
-  return undefined;
-}
-
-function cpuNow(enginePid: number | undefined): { self: number; engine: number } {
-  const u = process.cpuUsage();
-  return { self: (u.user + u.system) / 1e6, engine: procCpuSeconds(enginePid) ?? Number.NaN };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -278,7 +204,7 @@ export async function benchEndpoints(): Promise<void> {
     console.log('  (b) direct: the same compiled SQL, format and settings with @clickhouse/client (exec, as the engine\'s reader user) in a child process to the same engine, same concurrency');
 
     const jobFile = path.join(tmp, 'job.json');
-    const enginePid = enginePidOf(host);
+    const enginePid = host.embeddedPid();
     let misses = 0;
     for (const connections of levels) {
       console.log(`  ${connections} connection${connections === 1 ? '' : 's'}:`);

@@ -24,8 +24,6 @@
  * (default 4), COLIBRI_BENCH_EVENTS_PROFILE (a directory: CPU profiles of the server
  * during the Events API measurements, for Chrome DevTools).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +41,11 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { engineClient } from './engine-client.js';
 import type { LoadJob, LoadResult } from './events-load.js';
+import { cpuNow, envInt, median, runJsonChild } from './measure.js';
+import { rng } from '../helpers/rng.js';
+
+const LOAD_SCRIPT = fileURLToPath(new URL('./events-load.js', import.meta.url));
+const runLoad = (job: LoadJob, jobFile: string): Promise<LoadResult> => runJsonChild<LoadResult>(LOAD_SCRIPT, jobFile, job);
 
 const TARGET_ROWS_PER_SECOND = 200_000;
 const TARGET_RATIO = 0.8;
@@ -58,26 +61,6 @@ const SCHEMA = [
   '`referrer` String `json:$.payload.referrer`',
   '`user_agent` String `json:$.payload.user_agent`',
 ].join(', ');
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer`);
-  return n;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PATHS = ['/', '/pricing', '/docs', '/docs/quick-start', '/docs/api/events', '/blog/real-time-analytics', '/about', '/signup', '/docs/api/pipes', '/changelog'];
 const REFERRERS = ['https://www.google.com/', 'https://duckduckgo.com/', 'https://news.ycombinator.com/', '', 'https://twitter.com/', 'https://www.bing.com/'];
@@ -144,25 +127,6 @@ async function settle(host: Host): Promise<void> {
   }
 }
 
-function runLoad(job: LoadJob, jobFile: string): Promise<LoadResult> {
-  const script = fileURLToPath(new URL('./events-load.js', import.meta.url));
-  return (async () => {
-    await writeFile(jobFile, JSON.stringify(job));
-    return new Promise<LoadResult>((resolve, reject) => {
-      const child = spawn(process.execPath, [script, jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code !== 0) reject(new Error(`load generator exited with ${code}: ${err.trim().slice(0, 1000)}`));
-        else resolve(JSON.parse(out.trim()) as LoadResult);
-      });
-    });
-  })();
-}
-
 /**
  * Inserts `requests` payloads (round-robin) into `table` over `connections` concurrent
  * callers with @clickhouse/client: `exec` of `INSERT ... FORMAT JSONEachRow` with the
@@ -183,52 +147,6 @@ async function runDirect(client: ClickHouseClient, table: string, payloads: Buff
     }
   }));
   return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-/** CPU seconds used so far by process `pid` (Linux /proc; undefined elsewhere). */
-function procCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Pid of the engine child of this process (the embedded host's chdb child, forked by
- * its supervisor): found in /proc, since the tenant's host (a TenantHost starting its
- * engine lazily) does not expose it. Undefined when not on Linux or not found.
- */
-function engineChildPid(): number | undefined {
-  try {
-    const kids: number[] = [];
-    for (const task of readdirSync(`/proc/${process.pid}/task`)) {
-      const text = readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').trim();
-      if (text !== '') kids.push(...text.split(/\s+/).map(Number));
-    }
-    for (const pid of kids) {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes('embedded/child.js')) return pid;
-    }
-  } catch {
-    // not Linux
-  }
-  return undefined;
-}
-
-/** CPU seconds of this process and of the engine child, for the "CPU per million rows" line. */
-function cpuNow(enginePid: number | undefined): { self: number; engine: number | undefined } {
-  const u = process.cpuUsage();
-  return { self: (u.user + u.system) / 1e6, engine: procCpuSeconds(enginePid) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -303,7 +221,7 @@ export async function benchEvents(): Promise<void> {
 
       const eventsRates: number[] = [];
       const directRates: number[] = [];
-      const enginePid = engineChildPid();
+      const enginePid = host.embeddedPid();
       if (enginePid === undefined) console.log('    (engine child pid not found: engine CPU not measured)');
       const cpu = { events: { server: 0, engine: 0, load: 0 }, direct: { server: 0, engine: 0 } };
       for (let round = 0; round < rounds; round++) {
@@ -319,7 +237,7 @@ export async function benchEvents(): Promise<void> {
         await settle(host);
         const c1 = cpuNow(enginePid);
         cpu.events.server += c1.self - c0.self;
-        cpu.events.engine += (c1.engine ?? 0) - (c0.engine ?? 0);
+        cpu.events.engine += c1.engine - c0.engine;
         cpu.events.load += r.cpuSeconds;
         const after = await countRows(host, eventsTable);
         if (r.quarantined !== 0) throw new Error(`events: ${r.quarantined} rows were quarantined`);
@@ -333,7 +251,7 @@ export async function benchEvents(): Promise<void> {
         await settle(host);
         const d1 = cpuNow(enginePid);
         cpu.direct.server += d1.self - d0.self;
-        cpu.direct.engine += (d1.engine ?? 0) - (d0.engine ?? 0);
+        cpu.direct.engine += d1.engine - d0.engine;
         const dAfter = await countRows(host, directTable);
         if (dAfter - dBefore !== requests * batch) throw new Error(`direct: ${requests * batch} rows inserted but the table grew by ${dAfter - dBefore}`);
         directRates.push((requests * batch) / seconds);

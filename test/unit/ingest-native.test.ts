@@ -14,11 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
+import { rng } from '../helpers/rng.js';
 import { createTableSql, parseEngineOptions, parseSchema, type ColumnDef } from '../../src/catalog/schema.js';
 import { createNdjsonEncoder } from '../../src/ingest/ndjson.js';
 import { compileColumns, GOOD_FORMAT, type EncodeResult, type EncodeContext } from '../../src/ingest/encode.js';
 import { loadIngestAddon, nativeNdjsonTsv } from '../../src/ingest/native.js';
 import { projectRoot } from '../../src/compiler/native.js';
+import { joinResults } from '../helpers/encode.js';
 
 const ctx: EncodeContext = { importId: 'imp-n', now: new Date('2024-05-01T10:00:00Z') };
 const dir = mkdtempSync(join(tmpdir(), 'colibri-ingest-native-'));
@@ -33,17 +35,6 @@ test('doctest suite of the native encoder (make -C native/ingest/test run)', () 
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /Status: SUCCESS/);
 });
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SCHEMA = parseSchema(
   '`k` UInt32 `json:$.k`, `s` String `json:$.s`, `sn` Nullable(String) `json:$.sn`, `lc` LowCardinality(String) `json:$.p.lc`, ' +
@@ -154,16 +145,7 @@ function encode(cols: ColumnDef[], data: Buffer, cuts: number[], native: boolean
     at = c;
   }
   parts.push(e.end());
-  return {
-    good: Buffer.concat(parts.map((p) => p.good)),
-    goodRows: parts.reduce((a, p) => a + p.goodRows, 0),
-    goodFormat: parts[0]!.goodFormat,
-    fallback: Buffer.concat(parts.map((p) => p.fallback)),
-    fallbackRows: parts.reduce((a, p) => a + p.fallbackRows, 0),
-    quarantine: Buffer.concat(parts.map((p) => p.quarantine)),
-    quarantineRows: parts.reduce((a, p) => a + p.quarantineRows, 0),
-    errors: parts.flatMap((p) => p.errors),
-  };
+  return joinResults(parts);
 }
 
 const sortedLines = (b: Buffer): string[] => b.toString().split('\n').filter((l) => l !== '').sort();

@@ -14,6 +14,7 @@ import { createTableSql, parseEngineOptions, parseSchema, type ColumnDef } from 
 import { createNdjsonEncoder } from '../../src/ingest/ndjson.js';
 import { GOOD_FORMAT, type EncodeResult, type Encoder } from '../../src/ingest/encode.js';
 import { tsvEscape } from '../../src/ingest/tsv.js';
+import { joinResults } from '../helpers/encode.js';
 
 const ctx = { importId: 'imp-1', now: new Date('2024-05-01T10:00:00Z') };
 const dir = mkdtempSync(join(tmpdir(), 'colibri-ingest-tsv-'));
@@ -28,16 +29,7 @@ function runAll(e: Encoder, body: string): EncodeResult {
   // two chunks split inside a line, to exercise the incremental path too
   const cut = Math.floor(buf.length / 2);
   const parts = [e.push(buf.subarray(0, cut)), e.push(buf.subarray(cut)), e.end()];
-  return {
-    good: Buffer.concat(parts.map((p) => p.good)),
-    goodRows: parts.reduce((a, p) => a + p.goodRows, 0),
-    goodFormat: parts[0]!.goodFormat,
-    fallback: Buffer.concat(parts.map((p) => p.fallback)),
-    fallbackRows: parts.reduce((a, p) => a + p.fallbackRows, 0),
-    quarantine: Buffer.concat(parts.map((p) => p.quarantine)),
-    quarantineRows: parts.reduce((a, p) => a + p.quarantineRows, 0),
-    errors: parts.flatMap((p) => p.errors),
-  };
+  return joinResults(parts);
 }
 
 async function rows(sql: string): Promise<string[]> {
